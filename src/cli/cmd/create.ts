@@ -1,0 +1,29 @@
+import { create } from "../../container/create.ts";
+import { invocation } from "../common.ts";
+import type { Cli } from "../main.ts";
+
+export async function run(argv: string[], cli: Cli): Promise<number> {
+  const inv = invocation(argv, cli, {
+    usage: "-n NAME -t TEMPLATE [-f CONFIG] [-B dir] [-- TEMPLATE-ARGS]",
+    needsName: true,
+    options: [
+      { name: "template", short: "t", kind: "value" },
+      { name: "config", short: "f", kind: "value" },
+      { name: "bdev", short: "B", kind: "value" },
+      { name: "dir", kind: "value" },
+      { name: "fstype", kind: "value" },
+      { name: "fssize", kind: "value" },
+      { name: "vgname", kind: "value" },
+      { name: "lvname", kind: "value" },
+      { name: "thinpool", kind: "value" },
+    ],
+  });
+  if (inv.help) return 0;
+  await create(inv.ctx, inv.name!, {
+    template: inv.opts.template as string | undefined,
+    config: inv.opts.config as string | undefined,
+    bdev: inv.opts.bdev as string | undefined,
+    templateArgs: inv.rest ?? inv.args,
+  });
+  return 0;
+}

@@ -1,0 +1,46 @@
+// What every command does first: parse LXC-style options, answer --help,
+// and resolve the lxcpath and the container name.
+import { COMMON, parseArgs, UsageError, type OptSpec, type Parsed } from "./args.ts";
+import { checkName, makeContext, type Context } from "../container/context.ts";
+import type { Cli } from "./main.ts";
+
+export interface CommandDef {
+  usage: string;
+  options?: OptSpec[];
+  /** -n is required */
+  needsName?: boolean;
+}
+
+export interface Invocation extends Parsed {
+  ctx: Context;
+  name?: string;
+  /** -P may repeat for ls/monitor */
+  lxcpaths: string[];
+  help: boolean;
+}
+
+export function invocation(argv: string[], cli: Cli, def: CommandDef): Invocation {
+  const p = parseArgs(argv, [...COMMON, ...(def.options ?? [])], cli.tool);
+  const lxcpaths = (p.opts.lxcpath as string[] | undefined) ?? [];
+  const ctx = makeContext(cli.mode, lxcpaths[lxcpaths.length - 1]);
+  const help = p.opts.help === true;
+  if (help) {
+    process.stdout.write(`usage: ${cli.tool} ${def.usage}\n\nCommon options: -n NAME, -P LXCPATH, --rcfile FILE, -o LOGFILE, -l LOGPRIORITY, -q, --help, --version\n`);
+    return { ...p, ctx, lxcpaths, help };
+  }
+  let name = p.opts.name as string | undefined;
+  if (def.needsName) {
+    if (!name) throw new UsageError(`${cli.tool}: missing container name, use --name option`, `usage: ${cli.tool} ${def.usage}`);
+    name = checkName(name);
+    cli.name = name;
+  }
+  return { ...p, ctx, name, lxcpaths: lxcpaths.length ? lxcpaths : [ctx.lxcpath], help };
+}
+
+export function out(text: string): void {
+  process.stdout.write(text);
+}
+
+export function err(text: string): void {
+  process.stderr.write(text);
+}

@@ -1,0 +1,65 @@
+// Host-side cleanup after a container's init is gone. The monitor execs
+// `lxt __cleanup` when the container exits; start/stop/destroy run it inline
+// for a stale run (the monitor was killed before it could). Idempotent: every
+// step tolerates having been done already.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readRuntimeState } from "../runtime/shim.ts";
+import type { ContainerSpec } from "../spec/types.ts";
+import { errorMessage } from "../util/errors.ts";
+import { type Context } from "./context.ts";
+import { runHostHooks } from "./hooks.ts";
+import { loadSpec, openCgroup } from "./state.ts";
+
+export interface CleanupOptions {
+  rundir: string;
+  rcfile?: string;
+  /** the monitor died without running cleanup */
+  stale?: boolean;
+}
+
+export interface CleanupResult {
+  spec?: ContainerSpec;
+  /** exit status of init as the monitor recorded it (wait status) */
+  exitStatus?: number;
+  warnings: string[];
+}
+
+export async function cleanup(ctx: Context, name: string, o: CleanupOptions): Promise<CleanupResult> {
+  const warnings: string[] = [];
+  const rt = readRuntimeState(o.rundir);
+  let spec: ContainerSpec | undefined;
+  try {
+    spec = loadSpec(ctx, name, { rcfile: o.rcfile ?? (existsSync(`${o.rundir}/rcfile`) ? readFileSync(`${o.rundir}/rcfile`, "utf8") : undefined) });
+  } catch (e) {
+    warnings.push(`cannot read the config for post-stop hooks: ${errorMessage(e)}`);
+  }
+
+  // Every process still in the cgroup goes (a stale run, or shared pid ns), then the cgroup.
+  const cg = openCgroup(o.rundir);
+  if (cg) {
+    try {
+      cg.remove();
+    } catch (e) {
+      warnings.push(`remove cgroup: ${errorMessage(e)}`);
+    }
+  }
+
+  if (spec && existsSync(o.rundir)) {
+    try {
+      runHostHooks(spec, "post-stop", { LXC_TARGET: "stop" });
+    } catch (e) {
+      warnings.push(errorMessage(e));
+    }
+  }
+  rmSync(o.rundir, { recursive: true, force: true });
+
+  if (spec?.ephemeral && existsSync(spec.dir) && !o.rcfile) {
+    const { destroy } = await import("./destroy.ts");
+    try {
+      await destroy(ctx, name, { force: true, skipStateCheck: true });
+    } catch (e) {
+      warnings.push(`destroy ephemeral container: ${errorMessage(e)}`);
+    }
+  }
+  return { spec, exitStatus: rt?.exitStatus, warnings };
+}

@@ -1,0 +1,63 @@
+// Where containers live: the lxcpath, the run dir, the default config, and
+// how the monitor calls lxt back. Two modes: `lxt` (its own defaults, so it
+// installs beside LXC) and `lxc` (invoked as lxc-*: LXC's own defaults, as a
+// drop-in must).
+import { existsSync } from "node:fs";
+import { systemConfigItem } from "../config/system.ts";
+import { LxtError } from "../util/errors.ts";
+
+export type Mode = "lxt" | "lxc";
+
+export interface Context {
+  mode: Mode;
+  lxcpath: string;
+  /** parent of every container's run dir */
+  runroot: string;
+  defaultConfig: string;
+  /** argv prefix that runs this lxt again (the monitor uses it for cleanup) */
+  self: string[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
+
+/** Refuses names that could not be a directory entry or a hostname-like label. */
+export function checkName(name: string | undefined): string {
+  if (!name) throw new LxtError("no container name given", "pass one with -n NAME");
+  if (name.length > 64 || !NAME_RE.test(name) || name === "." || name === "..")
+    throw new LxtError(
+      `invalid container name \`${name}\``,
+      "use letters, digits, '.', '_', '+' and '-' (at most 64 characters, not starting with a punctuation mark)",
+    );
+  return name;
+}
+
+function hash8(s: string): string {
+  return Bun.hash.wyhash(s).toString(16).padStart(16, "0").slice(0, 8);
+}
+
+/** The argv that re-runs lxt: the compiled binary itself, or bun + the entry script. */
+function selfArgv(): string[] {
+  const main = Bun.main;
+  if (main.startsWith("/$bunfs/") || main.startsWith("B:/~BUN/")) return [process.execPath];
+  return [process.execPath, main];
+}
+
+export function makeContext(mode: Mode, lxcpathOpt?: string): Context {
+  const lxcpath = (lxcpathOpt ?? process.env.LXT_LXCPATH ?? systemConfigItem("lxc.lxcpath", mode) ?? (mode === "lxc" ? "/var/lib/lxc" : "/var/lib/lxt")).replace(/\/+$/, "") || "/";
+  const defaultLxcpath = mode === "lxc" ? "/var/lib/lxc" : "/var/lib/lxt";
+  const base = process.env.LXT_RUNDIR ?? "/run/lxt";
+  // The default lxcpath gets /run/lxt/NAME; any other one a hashed subdir, so
+  // two lxcpaths holding the same name never share a run dir.
+  const runroot = lxcpath === defaultLxcpath && !process.env.LXT_RUNDIR ? base : `${base}/${hash8(lxcpath)}`;
+  const defaultConfig =
+    process.env.LXT_DEFAULT_CONFIG ?? systemConfigItem("lxc.default_config", mode) ?? (mode === "lxc" ? "/etc/lxc/default.conf" : "/etc/lxt/default.conf");
+  return { mode, lxcpath, runroot, defaultConfig, self: selfArgv() };
+}
+
+export const containerDir = (ctx: Context, name: string) => `${ctx.lxcpath}/${name}`;
+export const configPath = (ctx: Context, name: string) => `${ctx.lxcpath}/${name}/config`;
+export const runDir = (ctx: Context, name: string) => `${ctx.runroot}/${name}`;
+
+export function isDefined(ctx: Context, name: string): boolean {
+  return existsSync(configPath(ctx, name));
+}

@@ -1,0 +1,83 @@
+// lxt create: container directory + config + rootfs, all or nothing.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadConfig } from "../config/load.ts";
+import { findTemplate } from "../templates/index.ts";
+import { LxtError } from "../util/errors.ts";
+import { Revert } from "../util/revert.ts";
+import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
+
+export interface CreateOptions {
+  template?: string;
+  /** -f: config file whose keys go into the new config instead of the default config */
+  config?: string;
+  /** -B */
+  bdev?: string;
+  templateArgs: string[];
+}
+
+const KNOWN_STORES = ["dir", "lvm", "loop", "btrfs", "zfs", "rbd", "overlay", "overlayfs", "best", "none"];
+
+/** Expands each x in a MAC template (00:16:3e:xx:xx:xx) to a random hex digit, as lxc-create does. */
+export function expandHwaddr(v: string): string {
+  return v.replace(/x/g, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]!);
+}
+
+function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from?: string } {
+  const from = opts.config ?? (existsSync(ctx.defaultConfig) ? ctx.defaultConfig : undefined);
+  if (!from) return { text: "" };
+  if (!existsSync(from)) throw new LxtError(`create: config file \`${from}\` does not exist`, "check the path given to -f");
+  // Validate it where it stands, so errors name its own file:line.
+  loadConfig(from);
+  const text = readFileSync(from, "utf8")
+    .split("\n")
+    .map((l) => {
+      const m = /^(\s*lxc\.(?:net\.\d+|network)\.hwaddr\s*=\s*)(.*)$/.exec(l);
+      return m ? m[1] + expandHwaddr(m[2]!) : l;
+    })
+    .join("\n");
+  return { text: text.endsWith("\n") || !text ? text : `${text}\n`, from };
+}
+
+export async function create(ctx: Context, name: string, opts: CreateOptions): Promise<void> {
+  checkName(name);
+  if (!opts.template)
+    throw new LxtError("A template must be specified", 'use "-t busybox", or "-t none" for a container without a rootfs');
+  const bdev = opts.bdev ?? "dir";
+  if (!KNOWN_STORES.includes(bdev)) throw new LxtError(`${bdev} is not a valid backing storage type`, `valid types: ${KNOWN_STORES.join(", ")}`);
+  if (bdev !== "dir" && bdev !== "best" && bdev !== "none")
+    throw new LxtError(`backing store \`${bdev}\` is not available in this lxt yet`, "use -B dir");
+  if (isDefined(ctx, name)) throw new LxtError("Container already exists", `destroy it first (lxt destroy -n ${name}) or pick another name`);
+  const template = opts.template === "none" ? undefined : await findTemplate(opts.template);
+  const base = baseConfigText(ctx, opts);
+
+  const dir = containerDir(ctx, name);
+  const rootfs = `${dir}/rootfs`;
+  const r = new Revert();
+  try {
+    const existed = existsSync(dir);
+    mkdirSync(dir, { recursive: true, mode: 0o770 });
+    if (!existed) r.add(() => rmSync(dir, { recursive: true, force: true }));
+    else r.add(() => { rmSync(rootfs, { recursive: true, force: true }); rmSync(configPath(ctx, name), { force: true }); });
+
+    const header =
+      `# Created by lxt create -t ${opts.template}${opts.templateArgs.length ? ` -- ${opts.templateArgs.join(" ")}` : ""}\n` +
+      (base.from ? `# Base config: ${base.from}\n` : "") +
+      "# For the options, see lxc.container.conf(5)\n\n";
+    let text = header + base.text;
+    if (template) {
+      mkdirSync(rootfs, { mode: 0o755 });
+      text += `${text.endsWith("\n\n") || !base.text ? "" : "\n"}lxc.rootfs.path = dir:${rootfs}\n`;
+    }
+    const cfg = configPath(ctx, name);
+    writeFileSync(cfg, text, { mode: 0o640 });
+    if (template) {
+      const keys = await template.create({ name, path: dir, rootfs, args: opts.templateArgs });
+      if (keys.length) appendFileSync(cfg, keys.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
+    }
+    // The result must load: a template that wrote a bad key fails the create.
+    loadConfig(cfg);
+    r.success();
+  } finally {
+    await r.fail();
+  }
+}
