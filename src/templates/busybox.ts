@@ -4,7 +4,7 @@
 // an eth0 that exists and has no address yet, and its DHCP script never
 // removes an address it did not lease, so a static lxc.net.0.ipv4.address
 // survives (LXC's template wipes it in its deconfig step).
-import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { run } from "../util/exec.ts";
 import { LxtError } from "../util/errors.ts";
 import type { Template } from "./index.ts";
@@ -58,12 +58,22 @@ esac
 exit 0
 `;
 
+/** True when the ELF file asks for a dynamic loader (a PT_INTERP program header). */
+function hasInterpreter(path: string): boolean {
+  const b = readFileSync(path);
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2) return false; // not ELF64: let it fail later
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const phentsize = b.readUInt16LE(0x36);
+  const phnum = b.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (b.readUInt32LE(phoff + i * phentsize) === 3) return true;
+  return false;
+}
+
 function findBusybox(explicit?: string): string {
   const candidates = explicit ? [explicit] : ["/bin/busybox", "/usr/bin/busybox"];
   for (const c of candidates) {
     if (!existsSync(c)) continue;
-    const f = run(["file", "-L", c], { allowFail: true }).stdout;
-    if (f && !/statically linked|static-pie/.test(f))
+    if (hasInterpreter(c))
       throw new LxtError(
         `busybox template: \`${c}\` is dynamically linked`,
         "install a static busybox (apt-get install busybox-static) or pass --busybox-path",
