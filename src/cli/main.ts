@@ -104,6 +104,5 @@ export async function main(argv0: string, argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv0, process.argv.slice(2));
-  process.exit(code);
+  main(process.argv0, process.argv.slice(2)).then((code) => process.exit(code));
 }

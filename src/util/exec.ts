@@ -29,7 +29,7 @@ export function run(argv: string[], opts: ExecOptions = {}): ExecResult {
   });
   const res: ExecResult = {
     status: p.exitCode,
-    signal: p.signalCode ?? null,
+    signal: p.signalCode == null ? null : String(p.signalCode),
     stdout: p.stdout ? p.stdout.toString() : "",
     stderr: p.stderr ? p.stderr.toString() : "",
   };

@@ -1,0 +1,145 @@
+// ContainerSpec -> the shim's plan: an ordered list of plain operations the
+// C side executes without deciding anything (docs/ARCHITECTURE.md "The shim").
+// Pure: unit-tested without root.
+import { CAPS } from "../config/keys.ts";
+import type { ContainerSpec, Namespace } from "../spec/types.ts";
+
+export type Op = [string, ...string[]];
+
+export const CLONE: Record<Namespace, number> = {
+  mnt: 0x20000, uts: 0x4000000, ipc: 0x8000000, user: 0x10000000, pid: 0x20000000, net: 0x40000000, cgroup: 0x2000000, time: 0x80,
+};
+const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, BIND: 0x1000, REC: 0x4000, PRIVATE: 0x40000, RELATIME: 0x200000, STRICTATIME: 0x1000000, NOATIME: 0x400 };
+const FLAG_OPTS: Record<string, number> = {
+  ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, bind: MS.BIND, rbind: MS.BIND | MS.REC,
+  relatime: MS.RELATIME, strictatime: MS.STRICTATIME, noatime: MS.NOATIME,
+};
+const IGNORED_OPTS = new Set(["defaults", "rw", "auto", "noauto", "nouser", "user", "optional", "create=dir", "create=file", "relative", "suid", "dev", "exec", "async"]);
+export const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface PlanInput {
+  spec: ContainerSpec;
+  rundir: string;
+  cgroupJoinFiles: string[];
+  mode: "daemon" | "foreground" | "execute";
+  argv?: string[];
+  cleanupArgv: string[];
+}
+
+function mkdirs(root: string, rel: string, ops: Op[]): void {
+  let p = root;
+  for (const part of rel.split("/").filter(Boolean)) {
+    p += `/${part}`;
+    ops.push(["mkdir", p, "755"]);
+  }
+}
+
+/** Bounding-set numbers to drop for a drop list or a keep list. */
+export function capsToDrop(caps: ContainerSpec["caps"]): number[] {
+  const idx = (n: string) => (/^\d+$/.test(n) ? Number(n) : CAPS.indexOf(n));
+  if (caps.mode === "drop") return caps.names.includes("all") ? CAPS.map((_, i) => i) : caps.names.map(idx).filter((i) => i >= 0);
+  const keep = new Set(caps.names.map(idx));
+  return CAPS.map((_, i) => i).filter((i) => !keep.has(i));
+}
+
+export function initEnv(spec: ContainerSpec, caller: Record<string, string | undefined>): string[] {
+  const env = new Map<string, string>([["container", "lxc"], ["PATH", DEFAULT_PATH]]);
+  if (caller.TERM) env.set("TERM", caller.TERM);
+  for (const e of spec.environment) {
+    const v = e.value ?? caller[e.name];
+    if (v !== undefined) env.set(e.name, v);
+  }
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+export function buildStartPlan(o: PlanInput, caller: Record<string, string | undefined> = {}): Op[] {
+  const { spec } = o;
+  const R = (spec.rootfs.mount ?? spec.rootfs.path).replace(/\/+$/, "");
+  const ops: Op[] = [];
+  const clone = spec.namespaces.clone;
+  const cloneFlags = clone.filter((n) => n !== "cgroup").reduce((a, n) => a | CLONE[n], 0);
+  ops.push(["rundir", o.rundir], ["status", `${o.rundir}/status`], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
+  if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
+  for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
+  if (clone.includes("cgroup")) ops.push(["unshare", String(CLONE.cgroup)]);
+  if (clone.includes("net")) ops.push(["lo"]);
+  // nothing propagates back to the host
+  ops.push(["mount", "", "/", "", String(MS.REC | MS.PRIVATE), ""]);
+  ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
+
+  const a = spec.mount.auto;
+  if (a.proc) {
+    ops.push(["mkdir", `${R}/proc`, "555"], ["mount", "proc", `${R}/proc`, "proc", String(MS.NOSUID | MS.NODEV | MS.NOEXEC), ""]);
+    if (a.proc === "mixed") {
+      ops.push(["mount", `${R}/proc/sys`, `${R}/proc/sys`, "", String(MS.BIND), ""]);
+      ops.push(["mount", "", `${R}/proc/sys`, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), ""]);
+      ops.push(["mount", "/dev/null", `${R}/proc/sysrq-trigger`, "", String(MS.BIND), "", "optional"]);
+    }
+  }
+  if (a.sys) {
+    const ro = a.sys !== "rw" ? MS.RDONLY : 0;
+    ops.push(["mkdir", `${R}/sys`, "555"], ["mount", "sysfs", `${R}/sys`, "sysfs", String(MS.NOSUID | MS.NODEV | MS.NOEXEC | ro), ""]);
+  }
+  if (spec.autodev) {
+    ops.push(["mkdir", `${R}/dev`, "755"], ["mount", "none", `${R}/dev`, "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`]);
+    for (const [n, maj, min] of [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]] as const)
+      ops.push(["mknod", `${R}/dev/${n}`, "20666", String(maj), String(min)]);
+    ops.push(["mkdir", `${R}/dev/pts`, "755"]);
+    ops.push(["mount", "devpts", `${R}/dev/pts`, "devpts", String(MS.NOSUID | MS.NOEXEC), `newinstance,ptmxmode=0666,mode=0620,gid=5${spec.pty.max > 0 ? `,max=${spec.pty.max}` : ""}`]);
+    ops.push(["symlink", "pts/ptmx", `${R}/dev/ptmx`], ["symlink", "/proc/self/fd", `${R}/dev/fd`]);
+    ops.push(["symlink", "/proc/self/fd/0", `${R}/dev/stdin`], ["symlink", "/proc/self/fd/1", `${R}/dev/stdout`], ["symlink", "/proc/self/fd/2", `${R}/dev/stderr`]);
+  }
+  if (spec.console.path !== "none" && o.mode !== "execute") ops.push(["pty", `${R}/dev/console`]);
+  if (o.mode !== "execute")
+    for (let i = 1; i <= spec.tty.max; i++) {
+      if (spec.tty.dir) {
+        ops.push(["mkdir", `${R}/dev/${spec.tty.dir}`, "755"], ["pty", `${R}/dev/${spec.tty.dir}/tty${i}`], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
+      } else ops.push(["pty", `${R}/dev/tty${i}`]);
+    }
+
+  for (const m of spec.mount.entries) {
+    const target = `${R}/${m.target.replace(/^\/+/, "")}`;
+    const optional = m.options.includes("optional") ? ["optional"] : [];
+    if (m.options.includes("create=dir")) mkdirs(R, m.target, ops);
+    if (m.options.includes("create=file")) {
+      mkdirs(R, m.target.split("/").slice(0, -1).join("/"), ops);
+      ops.push(["mkfile", target]);
+    }
+    let flags = 0;
+    const data: string[] = [];
+    for (const opt of m.options) {
+      if (FLAG_OPTS[opt] !== undefined) flags |= FLAG_OPTS[opt]!;
+      else if (!IGNORED_OPTS.has(opt) && !opt.startsWith("create=") && !opt.startsWith("idmap=")) data.push(opt);
+    }
+    const src = m.options.includes("relative") ? `${R}/${m.source.replace(/^\/+/, "")}` : m.source;
+    ops.push(["mount", src, target, m.fstype === "none" ? "" : m.fstype, String(flags & ~MS.RDONLY | (flags & MS.BIND ? 0 : flags & MS.RDONLY)), data.join(","), ...optional]);
+    if (flags & MS.BIND && flags & MS.RDONLY) ops.push(["mount", "", target, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
+  }
+  if (spec.rootfs.options.includes("ro")) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
+
+  ops.push(["pivot", R]);
+  if (clone.includes("uts")) ops.push(["hostname", spec.hostname]);
+  for (const s of spec.sysctls) ops.push(["write", `/proc/sys/${s.key.replaceAll(".", "/")}`, s.value]);
+  for (const p of spec.proc) ops.push(["write", `/proc/self/${p.key}`, p.value]);
+  for (const r of spec.rlimits) if (RLIMITS[r.name] !== undefined) ops.push(["rlimit", String(RLIMITS[r.name]), String(r.soft), String(r.hard)]);
+  const drop = capsToDrop(spec.caps);
+  if (drop.length) ops.push(["capdrop", ...drop.map(String)]);
+  if (spec.noNewPrivs) ops.push(["nonewprivs"]);
+  ops.push(["ids", String(spec.init.gid), String(spec.init.uid), ...spec.init.groups.map(String)]);
+  ops.push(["chdir", spec.init.cwd]);
+  for (const e of initEnv(spec, caller)) ops.push(["env", e]);
+  ops.push(["exec", ...(o.argv?.length ? o.argv : spec.init.cmd)]);
+  return ops;
+}
+
+export function encodePlan(ops: Op[]): Uint8Array {
+  const parts: string[] = [];
+  for (const [op, ...args] of ops) {
+    for (const s of [op, ...args]) if (s.includes("\0")) throw new Error(`plan value contains a NUL byte: ${JSON.stringify(s)}`);
+    parts.push(op, String(args.length), ...args);
+  }
+  return new TextEncoder().encode(parts.join("\0") + "\0");
+}
