@@ -58,8 +58,13 @@ static void jstr(char *out, size_t n, const char *s) { /* minimal JSON string es
 	out[j] = 0;
 }
 
+static int plain_errors; /* attach: errors go to stderr as text */
 static void die(const char *step, const char *what) {
 	int e = errno;
+	if (plain_errors) {
+		fprintf(stderr, "lxt attach: %s %s: %s\n", step, what ? what : "", strerror(e));
+		_exit(e == ENOENT && !strcmp(step, "exec") ? 127 : 126);
+	}
 	char w[512];
 	jstr(w, sizeof w, what ? what : "");
 	status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s: %s\"}", step, e, w, strerror(e));
@@ -353,6 +358,7 @@ static int cmd_start(const char *plan) {
 }
 
 static int cmd_attach(const char *plan) {
+	plain_errors = 1;
 	load_plan(plan);
 	int pid = atoi(hdr("pid") ? hdr("pid") : "0");
 	int fds[16], nfd = 0;
@@ -368,6 +374,7 @@ static int cmd_attach(const char *plan) {
 	pid_t c = fork(); /* the child is in the pid namespace */
 	if (c < 0) die("fork", "");
 	if (c == 0) { /* reuse the op interpreter for ids, env, chdir, exec */
+		plain_errors = 1;
 		for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "ns") || !strcmp(recs[i].op, "join") || !strcmp(recs[i].op, "pid")) recs[i].op = "";
 		run_ops(0);
 	}

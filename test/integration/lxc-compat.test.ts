@@ -50,7 +50,7 @@ describe("LXC compatibility", () => {
     expect(lx("start", "-n", "w1").code).toBe(0);
     expect(lx("wait", "-n", "w1", "-s", "RUNNING", "-t", "5").code).toBe(0);
     expect(lx("wait", "-n", "w1", "-s", "FROZEN", "-t", "1").code).toBe(1);
-    expect(lx("attach", "-n", "w1", "--clear-env", "--", "/bin/env").stdout).toBe(
+    expect(lx("attach", "-n", "w1", "--clear-env", "--", "env").stdout).toBe(
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\ncontainer=lxc\n",
     );
     expect(lx("ls", "-f").stdout).toMatch(/^NAME\s+STATE\s+AUTOSTART\s+GROUPS\s+IPV4\s+IPV6\s+UNPRIVILEGED\s*\nw1\s+RUNNING\s+0\s+-\s+-\s+-\s+false\s*\n$/);

@@ -93,3 +93,22 @@ fe800000000000000216 3efffe123456 02 40 20 80     eth0`.replace("0216 3eff", "02
     ]);
   });
 });
+
+describe("attach environment", async () => {
+  const { attachEnv, DEFAULT_PATH } = await import("../../src/container/attach.ts");
+  const base = { elevated: false, setVars: [] as Array<[string, string]>, keepVars: [] as string[] };
+  test("--clear-env leaves PATH and container=lxc, like lxc-attach", () => {
+    expect(attachEnv({ ...base, clearEnv: true }, [], { HOME: "/root", PATH: "/x" })).toEqual({ PATH: DEFAULT_PATH, container: "lxc" });
+  });
+  test("-v and --keep-var and lxc.environment, in LXC's order", () => {
+    const env = attachEnv(
+      { ...base, clearEnv: true, setVars: [["FOO", "bar"]], keepVars: ["TERM"] },
+      [{ name: "A", value: "1" }, { name: "HOME" }],
+      { TERM: "xterm", HOME: "/root" },
+    );
+    expect(env).toEqual({ TERM: "xterm", PATH: DEFAULT_PATH, container: "lxc", A: "1", HOME: "/root", FOO: "bar" });
+  });
+  test("default keeps the caller's environment", () => {
+    expect(attachEnv({ ...base, clearEnv: false }, [], { X: "1" })).toEqual({ X: "1", container: "lxc" });
+  });
+});
