@@ -7,7 +7,9 @@ import { StateError } from "../util/errors.ts";
 import { runDir, type Context } from "./context.ts";
 import { loadSpec, openCgroup, requireDefined, status } from "./state.ts";
 
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { DEFAULT_PATH } from "../runtime/plan.ts";
+
+export { DEFAULT_PATH };
 
 export interface AttachRequest {
   command?: string[];

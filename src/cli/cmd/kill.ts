@@ -1,21 +1,14 @@
-import { constants } from "node:os";
+import { parseSignalValue } from "../../config/keys.ts";
 import { killContainer } from "../../container/stop.ts";
 import { UsageError } from "../args.ts";
 import { invocation } from "../common.ts";
 import type { Cli } from "../main.ts";
 
+/** Like kill(1): a number, or a name with or without SIG (LXC's config parser wants the SIG). */
 export function parseSignal(s: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n >= 1 && n <= 64) return n;
-  }
-  const up = s.toUpperCase();
-  const name = up.startsWith("SIG") ? up : `SIG${up}`;
-  const m = /^SIGRT(MIN|MAX)([+-]\d+)?$/.exec(name);
-  if (m) return (m[1] === "MIN" ? 34 : 64) + Number(m[2] ?? 0);
-  const n = (constants.signals as Record<string, number>)[name];
-  if (n) return n;
-  throw new UsageError(`unknown signal \`${s}\``, "give a number or a name like TERM, SIGKILL, SIGRTMIN+3");
+  const n = parseSignalValue(/^\d+$/.test(s) || /^sig/i.test(s) ? s : `SIG${s}`);
+  if (n === undefined) throw new UsageError(`unknown signal \`${s}\``, "give a number or a name like TERM, SIGKILL, SIGRTMIN+3");
+  return n;
 }
 
 export async function run(argv: string[], cli: Cli): Promise<number> {
