@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -157,6 +158,45 @@ static int open_pty(void) {
 	return npty++;
 }
 
+/* Opens REL inside ROOT with every symlink resolved as if ROOT were "/",
+ * so a symlink in the container's rootfs cannot point a mount at the host. */
+static int open_in_root(const char *root, const char *rel, int flags) {
+	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0) return -1;
+	struct open_how how = { .flags = (unsigned long long)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, rfd, rel[0] ? rel : ".", &how, sizeof how);
+	int e = errno; close(rfd); errno = e;
+	return fd;
+}
+
+/* mkdir -p of REL inside ROOT, one component at a time, never following a symlink out. */
+static void mkdir_in_root(const char *root, const char *rel, int file) {
+	char path[4096], *p;
+	snprintf(path, sizeof path, "%s", rel);
+	for (p = path; ; p++) {
+		int last = *p == 0;
+		if (*p == '/' || last) {
+			char c = *p; *p = 0;
+			if (path[0]) {
+				char *slash = strrchr(path, '/');
+				char parent[4096];
+				snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 0, path);
+				int dfd = open_in_root(root, parent, O_PATH | O_DIRECTORY);
+				if (dfd < 0) die("create", path);
+				const char *name = slash ? slash + 1 : path;
+				if (last && file) {
+					int f = openat(dfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (f < 0 && errno != EISDIR) die("create=file", path);
+					if (f >= 0) close(f);
+				} else if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST) die("create=dir", path);
+				close(dfd);
+			}
+			*p = c;
+			if (last) break;
+		}
+	}
+}
+
 /* ---- the child: executes the plan's operations in order ---- */
 static int sync_pipe[2];
 static int run_ops(int execute_mode) {
@@ -174,7 +214,20 @@ static int run_ops(int execute_mode) {
 				if (optional) continue;
 				char w[600]; snprintf(w, sizeof w, "mount %s on %s", a[0], a[1]); die("mount", w);
 			}
-		} else if (!strcmp(r->op, "mkdir")) {
+		} else if (!strcmp(r->op, "mountin")) { /* ROOT REL SRC FSTYPE FLAGS DATA [optional] */
+			int optional = r->argc > 6 && !strcmp(a[6], "optional");
+			int fd = open_in_root(a[0], a[1], O_PATH);
+			if (fd < 0) { if (optional) continue; die("mount", a[1]); }
+			char fdpath[64]; snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+			if (mount(a[2][0] ? a[2] : NULL, fdpath, a[3][0] ? a[3] : NULL, strtoul(a[4], 0, 10), a[5][0] ? a[5] : NULL) < 0) {
+				close(fd);
+				if (optional) continue;
+				char w[600]; snprintf(w, sizeof w, "mount %s on %s", a[2], a[1]); die("mount", w);
+			}
+			close(fd);
+		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0);
+		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1);
+		else if (!strcmp(r->op, "mkdir")) {
 			if (mkdir(a[0], strtoul(a[1], 0, 8)) < 0 && errno != EEXIST) die("mkdir", a[0]);
 		} else if (!strcmp(r->op, "mkfile")) {
 			int fd = open(a[0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);

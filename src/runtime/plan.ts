@@ -29,14 +29,6 @@ export interface PlanInput {
   cleanupArgv: string[];
 }
 
-function mkdirs(root: string, rel: string, ops: Op[]): void {
-  let p = root;
-  for (const part of rel.split("/").filter(Boolean)) {
-    p += `/${part}`;
-    ops.push(["mkdir", p, "755"]);
-  }
-}
-
 /** Bounding-set numbers to drop for a drop list or a keep list. */
 export function capsToDrop(caps: ContainerSpec["caps"]): number[] {
   const idx = (n: string) => (/^\d+$/.test(n) ? Number(n) : CAPS.indexOf(n));
@@ -100,14 +92,13 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
       } else ops.push(["pty", `${R}/dev/tty${i}`]);
     }
 
+  // Targets are resolved inside the rootfs by the shim (openat2 RESOLVE_IN_ROOT):
+  // a symlink in the rootfs cannot send a mount entry to a host path.
   for (const m of spec.mount.entries) {
-    const target = `${R}/${m.target.replace(/^\/+/, "")}`;
+    const rel = m.target.replace(/^\/+/, "").replace(/\/+$/, "");
     const optional = m.options.includes("optional") ? ["optional"] : [];
-    if (m.options.includes("create=dir")) mkdirs(R, m.target, ops);
-    if (m.options.includes("create=file")) {
-      mkdirs(R, m.target.split("/").slice(0, -1).join("/"), ops);
-      ops.push(["mkfile", target]);
-    }
+    if (m.options.includes("create=dir")) ops.push(["mkdirin", R, rel]);
+    if (m.options.includes("create=file")) ops.push(["mkfilein", R, rel]);
     let flags = 0;
     const data: string[] = [];
     for (const opt of m.options) {
@@ -115,8 +106,10 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
       else if (!IGNORED_OPTS.has(opt) && !opt.startsWith("create=") && !opt.startsWith("idmap=")) data.push(opt);
     }
     const src = m.options.includes("relative") ? `${R}/${m.source.replace(/^\/+/, "")}` : m.source;
-    ops.push(["mount", src, target, m.fstype === "none" ? "" : m.fstype, String(flags & ~MS.RDONLY | (flags & MS.BIND ? 0 : flags & MS.RDONLY)), data.join(","), ...optional]);
-    if (flags & MS.BIND && flags & MS.RDONLY) ops.push(["mount", "", target, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
+    const bind = (flags & MS.BIND) !== 0;
+    // a bind mount ignores MS_RDONLY: it is made read-only by a remount after
+    ops.push(["mountin", R, rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
+    if (bind && flags & MS.RDONLY) ops.push(["mountin", R, rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
   }
   if (spec.rootfs.options.includes("ro")) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
 

@@ -1,7 +1,7 @@
 // The main job end to end, through the real CLI as a user types it:
 // create -> start -> attach -> info -> stop -> destroy, and the bad inputs.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { skipReason, TestEnv, until } from "./helpers.ts";
 
 const skip = skipReason();
@@ -96,6 +96,26 @@ describe("lifecycle", () => {
     // and a new start works
     t.ok(["start", "-n", "k1"]);
     t.ok(["destroy", "-n", "k1", "-f"]);
+  });
+
+  it("mount entries: create=dir, ro bind enforced, and a symlinked target stays inside the rootfs", () => {
+    t.ok(["create", "-n", "m1", "-t", "busybox"]);
+    const r = `${t.lxcpath}/m1/rootfs`;
+    mkdirSync(`${t.dir}/hostside`);
+    writeFileSync(`${t.dir}/hostside/marker`, "host");
+    mkdirSync(`${r}${t.dir}/hostside`, { recursive: true });
+    // a symlink in the rootfs pointing at a host path: resolved inside the rootfs, never on the host
+    symlinkSync(`${t.dir}/hostside`, `${r}/escape`);
+    appendFileSync(`${t.lxcpath}/m1/config`, `lxc.mount.entry = none escape tmpfs defaults 0 0\nlxc.mount.entry = ${t.dir}/hostside mnt/ro none ro,bind,create=dir 0 0\n`);
+    t.ok(["start", "-n", "m1"]);
+    const mi = t.ok(["attach", "-n", "m1", "--", "cat", "/proc/self/mountinfo"]);
+    expect(mi).toContain(` ${t.dir}/hostside rw`);
+    expect(t.ok(["attach", "-n", "m1", "--", "cat", "/mnt/ro/marker"])).toBe("host");
+    const w = t.lxt(["attach", "-n", "m1", "--", "/bin/sh", "-c", "echo x > /mnt/ro/new"]);
+    expect(w.code).not.toBe(0);
+    expect(w.stderr).toContain("Read-only file system");
+    t.ok(["stop", "-n", "m1", "-k"]);
+    expect(readdirSync(`${t.dir}/hostside`)).toEqual(["marker"]);
   });
 
   it("bad inputs: clear message, non-zero exit, nothing left behind", () => {

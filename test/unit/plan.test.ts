@@ -22,12 +22,11 @@ describe("start plan", () => {
     expect(clone & CLONE.cgroup).toBe(0);
     expect(clone & CLONE.pid).toBe(CLONE.pid);
   });
-  test("mount entries: create=dir makes each component, ro bind is remounted read-only, optional carried", () => {
+  test("mount entries: create=dir is made inside the rootfs, ro bind is remounted read-only, optional carried", () => {
     const p = plan("lxc.rootfs.path = /r\nlxc.mount.entry = /lib usr/lib none ro,bind,create=dir,optional 0 0\n");
-    expect(p).toContainEqual(["mkdir", "/r/usr", "755"]);
-    expect(p).toContainEqual(["mkdir", "/r/usr/lib", "755"]);
-    expect(p).toContainEqual(["mount", "/lib", "/r/usr/lib", "", String(0x1000), "", "optional"]);
-    expect(p).toContainEqual(["mount", "", "/r/usr/lib", "", String(0x1000 | 32 | 1), "", "optional"]);
+    expect(p).toContainEqual(["mkdirin", "/r", "usr/lib"]);
+    expect(p).toContainEqual(["mountin", "/r", "usr/lib", "/lib", "", String(0x1000), "", "optional"]);
+    expect(p).toContainEqual(["mountin", "/r", "usr/lib", "", "", String(0x1000 | 32 | 1), "", "optional"]);
   });
   test("execute: the command replaces init, no console pty; environment as LXC gives it", () => {
     const p = plan("lxc.rootfs.path = /r\nlxc.environment = A=1\n", "execute", ["/bin/true"]);
