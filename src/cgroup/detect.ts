@@ -13,8 +13,9 @@ function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/** The cgroup mounts in /proc/PID/mountinfo text; the first mount of each hierarchy wins. */
-export function parseMountinfo(text: string): Hierarchy[] {
+/** The cgroup mounts in /proc/PID/mountinfo text (only those at or below `under`); the first mount of each hierarchy wins. */
+export function parseMountinfo(text: string, under?: string): Hierarchy[] {
+  const u = under === undefined ? undefined : under.replace(/\/+$/, "") || "/";
   const out: Hierarchy[] = [];
   const seen = new Set<string>();
   for (const line of text.split("\n")) {
@@ -27,6 +28,7 @@ export function parseMountinfo(text: string): Hierarchy[] {
     const root = unescape(pre[3] ?? "/");
     const mountpoint = unescape(pre[4] ?? "");
     if (!mountpoint) continue;
+    if (u !== undefined && u !== "/" && mountpoint !== u && !mountpoint.startsWith(`${u}/`)) continue;
     if (fstype === "cgroup2") {
       if (seen.has("")) continue;
       seen.add("");
@@ -96,11 +98,7 @@ export function layoutOf(hierarchies: Hierarchy[]): LayoutInfo {
  */
 export function detectLayout(root?: string, mountinfo?: string): LayoutInfo {
   const text = mountinfo ?? readText("/proc/self/mountinfo") ?? "";
-  let hs = parseMountinfo(text);
-  if (root !== undefined) {
-    const r = root.replace(/\/+$/, "") || "/";
-    hs = hs.filter((h) => h.mountpoint === r || h.mountpoint.startsWith(`${r}/`) || r === "/");
-    if (!hs.length && mountinfo === undefined) hs = probeTree(r);
-  }
+  let hs = parseMountinfo(text, root);
+  if (root !== undefined && !hs.length && mountinfo === undefined) hs = probeTree(root.replace(/\/+$/, "") || "/");
   return layoutOf(hs);
 }
