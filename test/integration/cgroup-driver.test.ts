@@ -181,6 +181,27 @@ describe.skipIf(!!v1Skip)("cgroup v1 driver on this host", () => {
     c.remove();
   });
 
+  test("lxc.cgroup.dir.container with .inner: limits on the outer cgroup, processes in the inner one; cpuset usable at every level", async () => {
+    const top = `${TAG}-dir`;
+    const cg = driver.create({ name: "ignored", spec: spec({ dirContainer: `${top}/web`, dirContainerInner: "ns", v1: [{ key: "pids.max", value: "9" }] }) });
+    made.push(cg);
+    expect(cg.record().paths.pids).toBe(`${layout.v1Controllers.pids}/${top}/web`);
+    expect(cg.record().inner).toBe("ns");
+    const p = joined(cg, "exec sleep 60");
+    // joined everywhere once the last join file (in mount order) is written
+    await waitFor(() => cgroupOfPid(p.pid).filter((c) => c.controller !== "unified").every((c) => c.path === `/${top}/web/ns`));
+    expect(cgroupOfPid(p.pid).find((c) => c.controller === "cpuset")?.path).toBe(`/${top}/web/ns`);
+    expect(cg.get("pids.max")).toBe("9");
+    expect(readFileSync(`${layout.v1Controllers.pids}/${top}/web/ns/pids.max`, "utf8").trim()).toBe("max");
+    cg.remove();
+    await p.exited;
+    // the leaf is the container's; the directory above it is left for whoever else uses it, as LXC does
+    for (const h of layout.hierarchies.filter((x) => !x.unified)) {
+      expect(existsSync(`${h.mountpoint}/${top}/web`)).toBe(false);
+      rmdirSync(`${h.mountpoint}/${top}`);
+    }
+  });
+
   test("errors name the key and what the kernel said; a failed create leaves nothing", () => {
     const cg = driver.create({ name: `${TAG}-e`, spec: spec() });
     made.push(cg);
