@@ -81,3 +81,14 @@ export function removeWithRetry(dirs: string[], pids: () => number[], killAll: (
     { cause: last },
   );
 }
+
+/** Undoes a failed create: removes the directories it made, newest first; never throws. */
+export function undoMade(made: string[]): void {
+  for (const d of [...made].reverse()) {
+    try {
+      rmdirTree(d);
+    } catch {
+      // best effort: keep undoing
+    }
+  }
+}

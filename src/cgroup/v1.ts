@@ -3,7 +3,7 @@
 // through `tasks` (writing 0 from the single-threaded child before exec): the
 // `cgroup.procs` route waits for an RCU grace period (DESIGN.md).
 import { NotFoundError, NotSupportedError, StateError } from "../util/errors.ts";
-import { freezeTimeout, readSetting, removeWithRetry, signalAll, waitFrozen, writeSetting } from "./common.ts";
+import { freezeTimeout, readSetting, removeWithRetry, signalAll, waitFrozen, writeSetting, undoMade } from "./common.ts";
 import { exists, mkdirOne, numberIn, procsIn, readText, rmdirTree, tryWrite } from "./fs.ts";
 import { checkKey, controllerOf, settingOrder } from "./keys.ts";
 import { baseDir, chooseName, containerPath, occupancy, parseProcCgroup } from "./placement.ts";
@@ -192,13 +192,7 @@ export function createV1(layout: LayoutInfo, req: CreateRequest, cgText: string 
     for (const { key, value } of settings) cgroup.set(key, value);
     return cgroup;
   } catch (e) {
-    for (const d of made.reverse()) {
-      try {
-        rmdirTree(d);
-      } catch {
-        // best effort: keep undoing
-      }
-    }
+    undoMade(made);
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 // reach the container cgroup only when enabled in its parent's
 // cgroup.subtree_control, which create() does.
 import { NotFoundError, NotSupportedError, StateError } from "../util/errors.ts";
-import { freezeTimeout, readSetting, removeWithRetry, signalAll, waitFrozen, writeSetting } from "./common.ts";
+import { freezeTimeout, readSetting, removeWithRetry, signalAll, waitFrozen, writeSetting, undoMade } from "./common.ts";
 import { exists, mkdirOne, numberIn, procsIn, readText, rmdirTree, statValue, tryWrite } from "./fs.ts";
 import { checkKey, controllerOf, settingOrder } from "./keys.ts";
 import { baseDir, chooseName, containerPath, occupancy, parseProcCgroup } from "./placement.ts";
@@ -170,13 +170,7 @@ export function createV2(layout: LayoutInfo, req: CreateRequest, cgText: string 
     for (const { key, value } of settings) cgroup.set(key, value);
     return cgroup;
   } catch (e) {
-    for (const d of made.reverse()) {
-      try {
-        rmdirTree(d);
-      } catch {
-        // best effort: keep undoing
-      }
-    }
+    undoMade(made);
     throw e;
   }
 }

@@ -41,15 +41,6 @@ export class NotRunningError extends StateError {
   override exitCode = 2;
 }
 
-async function request(rundir: string, line: string, fallbackPid: number | undefined, sig: number): Promise<void> {
-  try {
-    await monitorRequest(rundir, line);
-  } catch (e) {
-    if (!fallbackPid) throw e;
-    process.kill(fallbackPid, sig);
-  }
-}
-
 export async function stop(ctx: Context, name: string, o: StopOptions = {}): Promise<void> {
   const rundir = runDir(ctx, name);
   const st = status(ctx, name);
@@ -61,7 +52,7 @@ export async function stop(ctx: Context, name: string, o: StopOptions = {}): Pro
 
   if (o.reboot) {
     const monitor = st.monitorPid;
-    await request(rundir, `kill ${spec.signals.reboot}`, st.initPid, spec.signals.reboot);
+    await monitorRequest(rundir, `kill ${spec.signals.reboot}`);
     const t = (o.timeout ?? 60) * 1000;
     if (!(await waitGone(monitor, t))) throw new LxtError(`${name} did not reboot within ${o.timeout ?? 60} s`, "try lxt stop -k");
     const end = Date.now() + 10_000;
@@ -74,15 +65,15 @@ export async function stop(ctx: Context, name: string, o: StopOptions = {}): Pro
 
   const monitor = st.monitorPid;
   if (o.kill) {
-    await request(rundir, `kill 9`, st.initPid, 9);
+    await monitorRequest(rundir, `kill 9`);
   } else {
     const timeout = o.timeout ?? 60;
     const ms = timeout < 0 ? -1 : timeout * 1000;
     // The monitor escalates to SIGKILL after the timeout unless --nokill.
-    await request(rundir, `stop ${spec.signals.halt} ${o.nokill ? -1 : ms}`, st.initPid, spec.signals.halt);
+    await monitorRequest(rundir, `stop ${spec.signals.halt} ${o.nokill ? -1 : ms}`);
     if (!(await waitGone(monitor, ms < 0 ? -1 : ms + 5000))) {
       if (o.nokill) throw new LxtError(`${name} did not stop within ${timeout} s`, "lxt stop -k kills it");
-      await request(rundir, `kill 9`, st.initPid, 9);
+      await monitorRequest(rundir, `kill 9`);
     } else return;
   }
   if (!(await waitGone(monitor, 10_000))) throw new LxtError(`${name}: the monitor (pid ${monitor}) did not exit after SIGKILL of init`, `check \`ps -p ${monitor}\``);
@@ -91,5 +82,5 @@ export async function stop(ctx: Context, name: string, o: StopOptions = {}): Pro
 export async function killContainer(ctx: Context, name: string, signal: number): Promise<void> {
   const st = status(ctx, name);
   if (st.state === "STOPPED" || !st.initPid) throw new NotRunningError(`${name} is not running`);
-  await request(runDir(ctx, name), `kill ${signal}`, st.initPid, signal);
+  await monitorRequest(runDir(ctx, name), `kill ${signal}`);
 }
