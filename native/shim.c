@@ -4,6 +4,7 @@
  *
  *   lxt-shim start PLANFILE    clone init into new namespaces; stay as its monitor
  *   lxt-shim attach PLANFILE   enter a running container's namespaces and exec
+ *   lxt-shim console SOCK N E  the terminal side of `lxt console` (escape Ctrl+E)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +29,13 @@
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <termios.h>
+#include <time.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 
 extern char **environ;
 
@@ -59,6 +67,14 @@ static void jstr(char *out, size_t n, const char *s) { /* minimal JSON string es
 	out[j] = 0;
 }
 
+/* an error event for the caller, from the monitor (which goes on to abort) */
+static void report(const char *step, const char *what) {
+	int e = errno;
+	char w[512];
+	jstr(w, sizeof w, what ? what : "");
+	status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s: %s\"}", step, e, w, strerror(e));
+}
+
 static int plain_errors; /* attach: errors go to stderr as text */
 static void die(const char *step, const char *what) {
 	int e = errno;
@@ -68,7 +84,9 @@ static void die(const char *step, const char *what) {
 	}
 	char w[512];
 	jstr(w, sizeof w, what ? what : "");
-	status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s: %s\"}", step, e, w, strerror(e));
+	/* ECANCELED: WHAT is the whole message (a failed hook) */
+	if (e == ECANCELED) status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s\"}", step, e, w);
+	else status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s: %s\"}", step, e, w, strerror(e));
 	_exit(126);
 }
 
@@ -101,10 +119,11 @@ static void load_plan(const char *path) {
 	}
 }
 
-static const char *hdr(const char *op) { /* first arg of the first record named op */
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, op) && recs[i].argc) return recs[i].argv[0];
+static const char *hdr_arg(const char *op, int n) { /* arg n of the first record named op */
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, op) && recs[i].argc > n) return recs[i].argv[n];
 	return NULL;
 }
+static const char *hdr(const char *op) { return hdr_arg(op, 0); }
 
 static void write_file(const char *path, const char *val, const char *step) {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -144,6 +163,8 @@ static void set_state(const char *state, pid_t init, int exitst) {
 /* ---- ptys for the console and ttys, held by the monitor ---- */
 #define MAXPTY 64
 static int pty_master[MAXPTY];
+static int pty_num[MAXPTY]; /* LXC's tty number: 0 the console, N ttyN */
+static int con = -1;        /* index of the console's pty */
 static char pty_slave[MAXPTY][64];
 static int npty;
 static int open_pty(void) {
@@ -154,6 +175,9 @@ static int open_pty(void) {
 	if (!s) die("pty", "ptsname");
 	snprintf(pty_slave[npty], sizeof pty_slave[npty], "%s", s);
 	fcntl(m, F_SETFL, O_NONBLOCK);
+	/* the monitor keeps a slave open: the master never hangs up while the
+	 * container's side is closed (before init opens it, between gettys) */
+	if (open(s, O_RDWR | O_NOCTTY | O_CLOEXEC) < 0) die("pty", s);
 	pty_master[npty] = m;
 	return npty++;
 }
@@ -197,15 +221,51 @@ static void mkdir_in_root(const char *root, const char *rel, int file) {
 	}
 }
 
+/* An lxc.hook.* run inside the container's namespaces (pre-mount, mount,
+ * autodev, start): sh -c CMD with the hook environment; a failure aborts. */
+static void run_hook(const char *type, const char *cmd, char **env) {
+	pid_t h = fork();
+	if (h < 0) die("hook", type);
+	if (h == 0) {
+		char *av[] = { "sh", "-c", (char *)cmd, NULL };
+		execve("/bin/sh", av, env);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(h, &st, 0) < 0) if (errno != EINTR) die("hook", type);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		char w[700];
+		if (WIFEXITED(st)) snprintf(w, sizeof w, "%s hook `%s` exited with status %d", type, cmd, WEXITSTATUS(st));
+		else snprintf(w, sizeof w, "%s hook `%s` was killed by signal %d", type, cmd, WTERMSIG(st));
+		errno = ECANCELED;
+		die("hook", w);
+	}
+}
+
 /* ---- the child: executes the plan's operations in order ---- */
-static int sync_pipe[2];
+static int sync_pipe[2], barrier_pipe[2];
 static int run_ops(int execute_mode) {
-	char **envp = calloc(MAXREC, sizeof(char *));
-	int nenv = 0, pty_i = 0;
+	char **envp = calloc(MAXREC, sizeof(char *)), **henv = calloc(MAXREC, sizeof(char *));
+	int nenv = 0, nhenv = 0, pty_i = 0;
 	for (int i = 0; i < nrec; i++) {
 		struct rec *r = &recs[i];
 		char **a = r->argv;
-		if (!strcmp(r->op, "join")) write_file(a[0], "0", "cgroup-join");
+		if (!strcmp(r->op, "setns")) { /* lxc.namespace.share.*: PATH TYPE */
+			int fd = open(a[0], O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, atoi(a[1])) < 0) die("share namespace", a[0]);
+			close(fd);
+		} else if (!strcmp(r->op, "nsroot")) { /* become root of the new user namespace (its maps are written) */
+			if (setgid(0) < 0) die("setgid", "0 in the user namespace");
+			if (setuid(0) < 0) die("setuid", "0 in the user namespace");
+			if (setgroups(0, NULL) < 0 && errno != EPERM) die("setgroups", "");
+		} else if (!strcmp(r->op, "henv")) { if (nhenv < MAXREC - 1) henv[nhenv++] = a[0]; }
+		else if (!strcmp(r->op, "hook")) run_hook(a[0], a[1], henv);
+		else if (!strcmp(r->op, "barrier")) { /* wait while the host runs its part (start-host hooks) */
+			status("{\"event\":\"barrier\"}");
+			char x = 0;
+			if (read(barrier_pipe[0], &x, 1) != 1 || x != 'g') _exit(126);
+			close(barrier_pipe[0]);
+		}
 		else if (!strcmp(r->op, "unshare")) { if (unshare(atoi(a[0])) < 0) die("unshare", a[0]); }
 		else if (!strcmp(r->op, "mount")) {
 			unsigned long fl = strtoul(a[3], 0, 10);
@@ -319,6 +379,172 @@ static int run_ops(int execute_mode) {
 static pid_t child_pid;
 static void fwd(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
+/* ---- the monitor's console: pty 0 is /dev/console, 1..n the ttys ---- */
+static int client_of[MAXPTY];          /* console client attached to pty i, or -1 */
+static int log_fd = -1, log_rotate;     /* lxc.console.logfile, .size, .rotate */
+static long long log_max, log_size;
+static char log_path[1024];
+static void log_out(const char *b, ssize_t n) {
+	if (log_fd < 0 || n <= 0) return;
+	if (log_max > 0 && log_size + n > log_max) {
+		if (log_rotate) {
+			char old[1100]; snprintf(old, sizeof old, "%s.1", log_path);
+			rename(log_path, old); close(log_fd);
+			log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		} else if (ftruncate(log_fd, 0) < 0) {}
+		log_size = 0;
+		if (log_fd < 0) return;
+	}
+	if (write(log_fd, b, n) > 0) log_size += n;
+}
+
+/* ---- the control socket: one request line per connection ----
+ *   state            -> "STATE INITPID"
+ *   kill SIG         -> "ok"             signal init
+ *   stop SIG MS      -> "ok"             STOPPING, signal init, SIGKILL after MS (-1: never)
+ *   console N        -> "ok" then raw bytes both ways with pty N, or "err ..." */
+#define MAXCLI 32
+static struct { int fd; int tty; } cli[MAXCLI];
+static char cur_state[16] = "STARTING";
+static long long kill_deadline; /* ms, CLOCK_MONOTONIC; 0 = none */
+static long long now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000LL + t.tv_nsec / 1000000; }
+static void cli_close(int i) {
+	if (cli[i].tty >= 0 && client_of[cli[i].tty] == cli[i].fd) client_of[cli[i].tty] = -1;
+	close(cli[i].fd); cli[i].fd = -1; cli[i].tty = -1;
+}
+static void reply(int fd, const char *fmt, ...) {
+	char b[256]; va_list ap; va_start(ap, fmt);
+	int n = vsnprintf(b, sizeof b, fmt, ap); va_end(ap);
+	if (n > 0 && write(fd, b, n) < 0) {}
+}
+static void cli_request(int i) {
+	char b[256]; ssize_t n = read(cli[i].fd, b, sizeof b - 1);
+	if (n <= 0) { cli_close(i); return; }
+	b[n] = 0;
+	char *nl = strchr(b, '\n'); if (nl) *nl = 0;
+	int a1 = 0; long long a2 = -1; char cmd[32] = "";
+	sscanf(b, "%31s %d %lld", cmd, &a1, &a2);
+	int fd = cli[i].fd;
+	if (!strcmp(cmd, "state")) reply(fd, "%s %d\n", cur_state, (int)child_pid);
+	else if (!strcmp(cmd, "kill") || !strcmp(cmd, "stop")) {
+		if (!strcmp(cmd, "stop")) {
+			set_state("STOPPING", child_pid, -1);
+			kill_deadline = a2 >= 0 ? now_ms() + a2 : 0;
+		}
+		if (kill(child_pid, a1) < 0) reply(fd, "err %s\n", strerror(errno)); else reply(fd, "ok\n");
+	} else if (!strcmp(cmd, "console")) {
+		int k = -1; /* -1: the first free tty (LXC's default), else that tty number */
+		for (int j = 0; j < npty && k < 0; j++) if (a1 < 0 ? pty_num[j] > 0 && client_of[j] < 0 : pty_num[j] == a1) k = j;
+		if (k < 0 && a1 < 0) reply(fd, "err no free tty: every tty has a console attached, or lxc.tty.max is 0 (use -t 0 for the console)\n");
+		else if (k < 0) reply(fd, "err tty %d does not exist in this container\n", a1);
+		else if (client_of[k] >= 0) reply(fd, "err tty %d is busy: another console is attached\n", a1);
+		else { reply(fd, "ok %d\n", pty_num[k]); cli[i].tty = k; client_of[k] = fd; return; }
+	} else reply(fd, "err unknown request\n");
+	cli_close(i);
+}
+
+/* Init's lifetime: proxy and log the ptys, serve the control socket, escalate a
+ * stop, until init exits. Returns init's wait status. */
+static int monitor_loop(pid_t c, int lsock, int fg_console) {
+	int pidfd = (int)syscall(SYS_pidfd_open, c, 0);
+	char buf[8192];
+	int st = 0, in_open = fg_console;
+	for (;;) {
+		struct pollfd p[2 + MAXPTY + MAXCLI + 1];
+		int kind[2 + MAXPTY + MAXCLI + 1], np = 0;
+		if (pidfd >= 0) { p[np] = (struct pollfd){ pidfd, POLLIN, 0 }; kind[np++] = -1; }
+		if (lsock >= 0) { p[np] = (struct pollfd){ lsock, POLLIN, 0 }; kind[np++] = -2; }
+		if (in_open) { p[np] = (struct pollfd){ 0, POLLIN, 0 }; kind[np++] = -3; }
+		for (int i = 0; i < npty; i++) if (pty_master[i] >= 0) { p[np] = (struct pollfd){ pty_master[i], POLLIN, 0 }; kind[np++] = i; }
+		for (int i = 0; i < MAXCLI; i++) if (cli[i].fd >= 0) { p[np] = (struct pollfd){ cli[i].fd, POLLIN, 0 }; kind[np++] = 1000 + i; }
+		int timeout = pidfd >= 0 ? -1 : 50;
+		if (kill_deadline) { long long left = kill_deadline - now_ms(); if (left < 0) left = 0; if (timeout < 0 || left < timeout) timeout = (int)left; }
+		int r = poll(p, np, timeout);
+		if (r < 0 && errno != EINTR) break;
+		pid_t w = waitpid(c, &st, WNOHANG);
+		if (w == c || (w < 0 && errno == ECHILD)) break;
+		if (kill_deadline && now_ms() >= kill_deadline) { kill(c, SIGKILL); kill_deadline = 0; }
+		if (r <= 0) continue;
+		for (int k = 0; k < np; k++) {
+			if (!p[k].revents) continue;
+			int kd = kind[k];
+			if (kd == -2) {
+				int fd = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+				if (fd < 0) continue;
+				int j = 0; while (j < MAXCLI && cli[j].fd >= 0) j++;
+				if (j == MAXCLI) { reply(fd, "err too many clients\n"); close(fd); continue; }
+				cli[j].fd = fd; cli[j].tty = -1;
+			} else if (kd == -3) {
+				ssize_t n = read(0, buf, sizeof buf);
+				if (n <= 0) in_open = 0;
+				else if (con >= 0 && write(pty_master[con], buf, n) < 0) {}
+			} else if (kd >= 0 && kd < MAXPTY) {
+				ssize_t n = read(pty_master[kd], buf, sizeof buf);
+				if (n < 0 && errno != EAGAIN && errno != EINTR) { close(pty_master[kd]); pty_master[kd] = -1; continue; }
+				if (n <= 0) continue;
+				if (kd == con) { log_out(buf, n); if (fg_console && write(1, buf, n) < 0) {} }
+				if (client_of[kd] >= 0 && send(client_of[kd], buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
+					for (int j = 0; j < MAXCLI; j++) if (cli[j].fd == client_of[kd]) cli_close(j);
+				}
+			} else if (kd >= 1000) {
+				int j = kd - 1000;
+				if (cli[j].fd < 0) continue;
+				if (cli[j].tty < 0) { cli_request(j); continue; }
+				ssize_t n = read(cli[j].fd, buf, sizeof buf);
+				if (n <= 0) cli_close(j);
+				else if (write(pty_master[cli[j].tty], buf, n) < 0) {}
+			}
+		}
+	}
+	if (pidfd >= 0) close(pidfd);
+	for (int i = 0; i < npty; i++) if (pty_master[i] >= 0) { /* what init wrote last */
+		ssize_t n;
+		while ((n = read(pty_master[i], buf, sizeof buf)) > 0) if (i == con) { log_out(buf, n); if (fg_console && write(1, buf, n) < 0) {} }
+	}
+	for (int i = 0; i < MAXCLI; i++) if (cli[i].fd >= 0) cli_close(i);
+	return st;
+}
+
+/* uid_map/gid_map: written directly as root, else through newuidmap/newgidmap. */
+static void write_idmap(pid_t c, struct rec *r) { /* idmap u|g HELPER|direct LINE... */
+	int gid = r->argv[0][0] == 'g';
+	if (!strcmp(r->argv[1], "direct")) {
+		char path[64], text[4096] = ""; size_t l = 0;
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)c, gid ? "gid_map" : "uid_map");
+		for (int j = 2; j < r->argc; j++) l += snprintf(text + l, sizeof text - l, "%s\n", r->argv[j]);
+		write_file(path, text, gid ? "gid_map" : "uid_map");
+		return;
+	}
+	char *av[MAXARG + 2]; int n = 0; char pid[16];
+	snprintf(pid, sizeof pid, "%d", (int)c);
+	av[n++] = r->argv[1]; av[n++] = pid;
+	for (int j = 2; j < r->argc && n < MAXARG - 3; j++) { /* "NSID HOSTID RANGE" -> three args */
+		char *t = strdup(r->argv[j]);
+		for (char *w = strtok(t, " "); w && n < MAXARG; w = strtok(NULL, " ")) av[n++] = w;
+	}
+	av[n] = NULL;
+	pid_t h = fork();
+	if (h == 0) { execv(av[0], av); _exit(127); }
+	int hs;
+	if (h < 0 || waitpid(h, &hs, 0) < 0 || !WIFEXITED(hs) || WEXITSTATUS(hs)) { errno = EPERM; die(gid ? "gid_map" : "uid_map", av[0]); }
+}
+
+/* Hands control to the host side (lxt start) and waits for its answer on the
+ * sync FIFO: 'g' goes on, anything else (or 60 s of silence) aborts. */
+static const char *host_sync(int fd, const char *phase, pid_t c) {
+	status("{\"event\":\"sync\",\"phase\":\"%s\",\"pid\":%d}", phase, (int)c);
+	struct pollfd sp = { fd, POLLIN, 0 };
+	char x = 0;
+	int r = poll(&sp, 1, 60000);
+	if (r > 0 && read(fd, &x, 1) == 1 && x == 'g') return NULL;
+	if (r == 0) status("{\"event\":\"error\",\"step\":\"host-setup\",\"errno\":%d,\"msg\":\"the host side did not finish its part of the start within 60 s\"}", ETIMEDOUT);
+	return "sync";
+}
+
+static struct termios saved_tio;
+static int tio_saved;
+static void restore_tty(void) { if (tio_saved) tcsetattr(0, TCSAFLUSH, &saved_tio); tio_saved = 0; }
+
 static int cmd_start(const char *plan) {
 	load_plan(plan);
 	const char *rd = hdr("rundir"), *mode = hdr("mode");
@@ -342,8 +568,39 @@ static int cmd_start(const char *plan) {
 	}
 	status("{\"event\":\"monitor\",\"pid\":%d}", (int)getpid());
 	set_state("STARTING", 0, -1);
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pty")) open_pty();
-	if (pipe2(sync_pipe, O_CLOEXEC) < 0) die("pipe", "");
+	for (int i = 0; i < MAXPTY; i++) client_of[i] = -1;
+	for (int i = 0; i < MAXCLI; i++) { cli[i].fd = -1; cli[i].tty = -1; }
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pty")) { int k = open_pty(); pty_num[k] = recs[i].argc > 1 ? atoi(recs[i].argv[1]) : k; if (pty_num[k] == 0) con = k; }
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "log")) { /* log PATH MAXBYTES ROTATE */
+		snprintf(log_path, sizeof log_path, "%s", recs[i].argv[0]);
+		log_max = atoll(recs[i].argv[1]); log_rotate = atoi(recs[i].argv[2]);
+		log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (log_fd < 0) die("console log", log_path);
+		struct stat lst; if (fstat(log_fd, &lst) == 0) log_size = lst.st_size;
+	}
+	int lsock = -1;
+	if (hdr("sock")) { /* the control socket */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		const char *sp = hdr("sock");
+		if (strlen(sp) >= sizeof a.sun_path) { errno = ENAMETOOLONG; die("control socket", sp); }
+		strcpy(a.sun_path, sp);
+		unlink(sp);
+		lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (lsock < 0 || bind(lsock, (struct sockaddr *)&a, sizeof a) < 0 || listen(lsock, 8) < 0) die("control socket", sp);
+		chmod(sp, 0600);
+	}
+	const char *syncp = hdr("sync");
+	int sync_fd = -1;
+	if (syncp) { /* the host acts between clone and init (NICs, start-host hooks) */
+		unlink(syncp);
+		if (mkfifo(syncp, 0600) < 0 || (sync_fd = open(syncp, O_RDWR | O_CLOEXEC)) < 0) die("sync", syncp);
+	}
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pidns")) { /* lxc.namespace.share.pid */
+		int fd = open(recs[i].argv[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWPID) < 0) die("share pid namespace", recs[i].argv[0]);
+		close(fd);
+	}
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(barrier_pipe, O_CLOEXEC) < 0) die("pipe", "");
 	int cpipe[2];
 	if (pipe2(cpipe, O_CLOEXEC) < 0) die("pipe", "");
 	int monitor_status = status_fd;
@@ -353,9 +610,12 @@ static int cmd_start(const char *plan) {
 	if (c == 0) {
 		prctl(PR_SET_PDEATHSIG, pdeath);
 		close(sync_pipe[1]);
-		char x; if (read(sync_pipe[0], &x, 1) < 0) {}
+		char x = 0;
+		if (read(sync_pipe[0], &x, 1) < 0) {}
+		if (x != 'g') _exit(126); /* the monitor gave up */
 		close(sync_pipe[0]);
 		close(cpipe[0]);
+		close(barrier_pipe[1]);
 		status_fd = cpipe[1];
 		if (!execute) {
 			int nul = open("/dev/null", O_RDWR);
@@ -365,41 +625,66 @@ static int cmd_start(const char *plan) {
 	}
 	child_pid = c;
 	close(sync_pipe[0]);
-	if (write(sync_pipe[1], "g", 1) < 0) {}
+	close(cpipe[1]);
+	close(barrier_pipe[0]);
+	int st = 0;
+	const char *fail = NULL;
+	/* before init runs: its cgroup (written from here, so the child needs no
+	 * rights on cgroupfs inside a user namespace), its id maps, the host's part */
+	char pidstr[16]; snprintf(pidstr, sizeof pidstr, "%d", (int)c);
+	for (int i = 0; i < nrec && !fail; i++) {
+		if (!strcmp(recs[i].op, "join")) {
+			int fd = open(recs[i].argv[0], O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, pidstr, strlen(pidstr)) < 0) { report("cgroup-join", recs[i].argv[0]); fail = "join"; }
+			if (fd >= 0) close(fd);
+		} else if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
+	}
+	int sync_clone = syncp && hdr_arg("sync", 1) && !strcmp(hdr_arg("sync", 1), "1");
+	set_state("STARTING", c, -1);
+	if (!fail && sync_clone) fail = host_sync(sync_fd, "clone", c);
+	if (!fail && write(sync_pipe[1], "g", 1) < 0) {}
 	close(sync_pipe[1]);
 
-	/* the child reports an error, or closes the pipe by exec'ing init */
-	close(cpipe[1]);
+	/* the child reports an error, stops at a barrier for the host (start-host
+	 * hooks: after its setup, before init), or closes the pipe by exec'ing init */
 	char cbuf[2048]; size_t cl = 0; ssize_t cn;
-	while ((cn = read(cpipe[0], cbuf + cl, sizeof cbuf - 1 - cl)) > 0 || (cn < 0 && errno == EINTR)) if (cn > 0) cl += cn;
+	while ((cn = read(cpipe[0], cbuf + cl, sizeof cbuf - 1 - cl)) > 0 || (cn < 0 && errno == EINTR)) {
+		if (cn <= 0) continue;
+		cl += cn; cbuf[cl] = 0;
+		char *b = strstr(cbuf, "{\"event\":\"barrier\"}\n");
+		if (!b) continue;
+		memmove(b, b + 20, cl - (b - cbuf) - 20 + 1); cl -= 20;
+		if (!fail && sync_fd >= 0) fail = host_sync(sync_fd, "exec", c);
+		if (fail) { kill(c, SIGKILL); break; }
+		if (write(barrier_pipe[1], "g", 1) < 0) {}
+	}
 	cbuf[cl] = 0;
 	close(cpipe[0]);
-	int st = 0;
-	if (strstr(cbuf, "\"error\"")) {
+	close(barrier_pipe[1]);
+	if (sync_fd >= 0) { close(sync_fd); unlink(syncp); }
+	if (fail || strstr(cbuf, "\"error\"")) {
 		set_state("ABORTING", c, -1);
-		if (monitor_status >= 0 && write(monitor_status, cbuf, cl) < 0) {}
+		if (cl && monitor_status >= 0 && write(monitor_status, cbuf, cl) < 0) {}
+		if (fail) kill(c, SIGKILL);
 		waitpid(c, &st, 0);
 		set_state("STOPPED", c, st);
-		for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
-			for (int fd = 3; fd < 1024; fd++) close(fd);
-			execv(recs[i].argv[0], recs[i].argv);
-		}
+		if (hdr("sock")) unlink(hdr("sock"));
+		/* no cleanup run here: lxt start is waiting for this error and undoes its own steps */
 		return 1;
 	}
 	set_state("RUNNING", c, -1);
 	status("{\"event\":\"running\",\"pid\":%d}", (int)c);
 	if (status_fd >= 0) { close(status_fd); status_fd = -1; }
 	if (execute) { signal(SIGINT, fwd); signal(SIGTERM, fwd); signal(SIGHUP, fwd); signal(SIGQUIT, fwd); signal(SIGUSR1, fwd); signal(SIGUSR2, fwd); }
-
-	char buf[4096];
-	for (;;) { /* drain the ptys (console output is discarded unless logged) while init lives */
-		pid_t w = waitpid(c, &st, WNOHANG);
-		if (w == c) break;
-		if (w < 0 && errno != EINTR) break;
-		int any = 0;
-		for (int i = 0; i < npty; i++) { ssize_t n = read(pty_master[i], buf, sizeof buf); if (n > 0) any = 1; }
-		if (!any) usleep(20000);
+	int fg_console = !daemon && !execute && con >= 0;
+	if (fg_console && isatty(0) && tcgetattr(0, &saved_tio) == 0) {
+		struct termios raw = saved_tio;
+		cfmakeraw(&raw);
+		tio_saved = tcsetattr(0, TCSAFLUSH, &raw) == 0;
 	}
+	st = monitor_loop(c, lsock, fg_console);
+	restore_tty();
+	if (hdr("sock")) unlink(hdr("sock"));
 	set_state("STOPPED", c, st);
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
 		for (int fd = 3; fd < 1024; fd++) close(fd);
@@ -407,6 +692,60 @@ static int cmd_start(const char *plan) {
 		_exit(1);
 	}
 	if (execute) return WIFEXITED(st) ? (WEXITSTATUS(st) == 126 ? 126 : WEXITSTATUS(st)) : 128 + WTERMSIG(st);
+	return 0;
+}
+
+/* lxt-shim console SOCKET TTY ESCAPE: the terminal side of `lxt console`. */
+static int cmd_console(const char *sock, int tty, int esc) {
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof a.sun_path) { fprintf(stderr, "lxt console: socket path too long: %s\n", sock); return 1; }
+	strcpy(a.sun_path, sock);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0) { fprintf(stderr, "lxt console: cannot reach the container's monitor at %s: %s\n", sock, strerror(errno)); return 1; }
+	char req[64]; int rl = snprintf(req, sizeof req, "console %d\n", tty);
+	if (write(s, req, rl) < 0) { perror("lxt console"); return 1; }
+	char ans[256]; size_t al = 0;
+	while (al < sizeof ans - 1) { ssize_t n = read(s, ans + al, 1); if (n <= 0) break; if (ans[al++] == '\n') break; }
+	ans[al] = 0;
+	if (strncmp(ans, "ok", 2)) { fprintf(stderr, "lxt console: %s", al ? (ans[0] == 'e' && ans[1] == 'r' ? ans + 4 : ans) : "the monitor closed the connection\n"); return 1; }
+	int ctrl = esc & 0x1f;
+	if (ans[2] == ' ') tty = atoi(ans + 3);
+	fprintf(stderr, "\nConnected to tty %d\nType <Ctrl+%c q> to exit the console, <Ctrl+%c Ctrl+%c> to enter Ctrl+%c itself\n", tty, esc, esc, esc, esc);
+	if (isatty(0) && tcgetattr(0, &saved_tio) == 0) {
+		struct termios raw = saved_tio;
+		cfmakeraw(&raw);
+		tio_saved = tcsetattr(0, TCSAFLUSH, &raw) == 0;
+	}
+	char buf[8192], out[16384];
+	int pending_esc = 0, in_open = 1;
+	for (;;) {
+		struct pollfd p[2] = { { s, POLLIN, 0 }, { in_open ? 0 : -1, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) { if (errno == EINTR) continue; break; }
+		if (p[0].revents) {
+			ssize_t n = read(s, buf, sizeof buf);
+			if (n <= 0) break; /* the container stopped */
+			if (write(1, buf, n) < 0) {}
+		}
+		if (p[1].revents) {
+			ssize_t n = read(0, buf, sizeof buf);
+			if (n <= 0) { in_open = 0; continue; }
+			size_t o = 0; int quit = 0;
+			for (ssize_t i = 0; i < n; i++) {
+				unsigned char ch = (unsigned char)buf[i];
+				if (pending_esc) {
+					pending_esc = 0;
+					if (ch == 'q') { quit = 1; break; }
+					out[o++] = (char)ctrl;
+					if (ch != ctrl) out[o++] = (char)ch;
+				} else if (ch == ctrl) pending_esc = 1;
+				else out[o++] = (char)ch;
+			}
+			if (o && write(s, out, o) < 0) break;
+			if (quit) break;
+		}
+	}
+	restore_tty();
+	close(s);
 	return 0;
 }
 
@@ -441,6 +780,7 @@ static int cmd_attach(const char *plan) {
 int main(int argc, char **argv) {
 	if (argc == 3 && !strcmp(argv[1], "start")) return cmd_start(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "attach")) return cmd_attach(argv[2]);
-	fprintf(stderr, "usage: lxt-shim start|attach PLANFILE (internal to lxt)\n");
+	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);
+	fprintf(stderr, "usage: lxt-shim start|attach PLANFILE, lxt-shim console SOCKET TTY ESCAPE (internal to lxt)\n");
 	return 2;
 }

@@ -71,6 +71,6 @@ export async function attach(ctx: Context, name: string, req: AttachRequest): Pr
 
 export async function consoleAttach(ctx: Context, name: string, tty: number | undefined, escape: string): Promise<number> {
   runningInit(ctx, name);
-  await shimConsole(runDir(ctx, name), tty ?? 0, escape);
-  return 0;
+  // like lxc-console: the first free tty unless -t names one (0 = /dev/console)
+  return await shimConsole(runDir(ctx, name), tty ?? -1, escape);
 }

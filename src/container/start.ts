@@ -3,11 +3,11 @@
 // the rootfs, make the run dir, create the cgroup, run pre-start hooks, hand
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver } from "../cgroup/index.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
-import type { ContainerSpec } from "../spec/types.ts";
-import { LxtError, NotSupportedError, StateError } from "../util/errors.ts";
+import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
+import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
 import { cleanup } from "./cleanup.ts";
 import { isDefined, runDir, type Context } from "./context.ts";
@@ -39,6 +39,78 @@ function checkRootfs(spec: ContainerSpec): void {
     );
 }
 
+/** lxc.mount.fstab: fstab-format lines, targets relative to the rootfs (as LXC reads them). */
+function readFstab(spec: ContainerSpec): MountEntry[] {
+  const path = spec.mount.fstab;
+  if (!path) return [];
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new LxtError(`lxc.mount.fstab: cannot read \`${path}\`: ${errorMessage(e)}`, `fix lxc.mount.fstab in ${spec.configPath}`);
+  }
+  const out: MountEntry[] = [];
+  text.split("\n").forEach((line, i) => {
+    const t = line.trim();
+    if (!t || t.startsWith("#")) return;
+    const [source, target, fstype, opts] = t.split(/\s+/);
+    if (!source || !target || !fstype)
+      throw new LxtError(`${path}:${i + 1}: malformed fstab line \`${t}\``, "each line needs SOURCE TARGET FSTYPE [OPTIONS [DUMP [PASS]]]");
+    out.push({ source, target, fstype, options: (opts ?? "defaults").split(","), origin: `${path}:${i + 1}` });
+  });
+  return out;
+}
+
+/** lxc.namespace.share.NS = NAME | PID | /path -> the namespace file to join. */
+function sharePaths(ctx: Context, spec: ContainerSpec): Partial<Record<Namespace, string>> {
+  const out: Partial<Record<Namespace, string>> = {};
+  for (const [ns, v] of Object.entries(spec.namespaces.share) as Array<[Namespace, string]>) {
+    let path: string;
+    if (v.startsWith("/")) path = v;
+    else if (/^\d+$/.test(v)) path = `/proc/${v}/ns/${ns}`;
+    else {
+      const st = status(ctx, v);
+      if (!st.initPid || st.state === "STOPPED")
+        throw new LxtError(`lxc.namespace.share.${ns} = ${v}: container \`${v}\` is not running`, `start ${v} first, or give a PID or a namespace path`);
+      path = `/proc/${st.initPid}/ns/${ns}`;
+    }
+    if (!existsSync(path)) throw new LxtError(`lxc.namespace.share.${ns} = ${v}: \`${path}\` does not exist`, "give a running container's name, a live PID or a namespace file");
+    out[ns] = path;
+  }
+  return out;
+}
+
+/** With a user namespace, the container's root (a mapped host uid) must be able to reach its rootfs. */
+function checkMappedRootReach(spec: ContainerSpec): void {
+  if (!spec.namespaces.clone.includes("user")) return;
+  const uid = spec.idmaps.find((m) => m.kind === "u" && m.nsid === 0)?.hostid;
+  const gid = spec.idmaps.find((m) => m.kind === "g" && m.nsid === 0)?.hostid;
+  if (uid === undefined || gid === undefined)
+    throw new LxtError(`start \`${spec.name}\`: the id maps give the container no root (no map for id 0)`, `map id 0, e.g. lxc.idmap = u 0 100000 65536, in ${spec.configPath}`);
+  const parts = spec.rootfs.path.split("/").filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join("/")}`;
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      return; // checkRootfs reports a missing rootfs
+    }
+    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if (!(st.mode & bit))
+      throw new LxtError(
+        `start \`${spec.name}\`: \`${dir}\` (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid}) is not searchable by the container's root (host uid ${uid}, gid ${gid}), so it cannot reach its rootfs`,
+        `chmod o+x ${dir}, or chgrp ${gid} ${dir} && chmod g+x ${dir}`,
+      );
+  }
+}
+
+/** Who writes the id maps: root writes them itself; other users go through newuidmap/newgidmap. */
+function idmapHelpers(spec: ContainerSpec): { uid: string; gid: string } | undefined {
+  if (!spec.namespaces.clone.includes("user") || process.getuid?.() === 0) return undefined;
+  return { uid: "/usr/bin/newuidmap", gid: "/usr/bin/newgidmap" };
+}
+
 /** Starts a container. daemon: returns once RUNNING; foreground/execute: returns the exit status. */
 export async function start(ctx: Context, name: string, req: StartRequest): Promise<{ exitCode?: number; initPid: number }> {
   if (!req.rcfile && !isDefined(ctx, name))
@@ -58,6 +130,12 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     throw e;
   }
   checkRootfs(spec);
+  if (spec.namespaces.clone.includes("user") && !(spec.idmaps.some((m) => m.kind === "u") && spec.idmaps.some((m) => m.kind === "g")))
+    throw new LxtError(
+      `start \`${name}\`: a user namespace needs both a uid and a gid map`,
+      `add lxc.idmap = u 0 100000 65536 and lxc.idmap = g 0 100000 65536 (or drop user from lxc.namespace.clone) in ${spec.configPath}`,
+    );
+  checkMappedRootReach(spec);
   if (req.mode === "execute" && !(req.argv?.length || spec.executeCmd?.length))
     throw new LxtError("execute: no command given", "pass it after --, or set lxc.execute.cmd");
 
@@ -72,10 +150,17 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");
+    const fstab = readFstab(spec);
+    const planSpec = fstab.length ? { ...spec, mount: { ...spec.mount, entries: [...fstab, ...spec.mount.entries] } } : spec;
 
     const argv = req.argv?.length ? req.argv : req.mode === "execute" ? spec.executeCmd : undefined;
+    const hostHooks = spec.hooks["start-host"].length > 0;
     const res = await shimStart({
-      spec,
+      spec: planSpec,
+      sharePaths: sharePaths(ctx, spec),
+      idmapHelpers: idmapHelpers(spec),
+      // the container is set up, init not yet started: start-host hooks (they see LXC_PID)
+      hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,
       cgroupJoinFiles: cg.joinFiles(),
       mode: req.mode,

@@ -2,7 +2,7 @@
 // C side executes without deciding anything (docs/ARCHITECTURE.md "The shim").
 // Pure: unit-tested without root.
 import { CAPS } from "../config/keys.ts";
-import type { ContainerSpec, Namespace } from "../spec/types.ts";
+import type { ContainerSpec, HookType, Namespace } from "../spec/types.ts";
 
 export type Op = [string, ...string[]];
 
@@ -27,6 +27,16 @@ export interface PlanInput {
   mode: "daemon" | "foreground" | "execute";
   argv?: string[];
   cleanupArgv: string[];
+  /** the monitor stops after clone until the host has done its part (NICs) */
+  syncClone?: boolean;
+  /** init stops after its setup, before exec, until the host has done its part (start-host hooks) */
+  syncExec?: boolean;
+  /** lxc.namespace.share.NS resolved to /proc/PID/ns/NS paths */
+  sharePaths?: Partial<Record<Namespace, string>>;
+  /** environment of hooks run inside the container's namespaces (LXC_*) */
+  hookEnv?: Record<string, string>;
+  /** uid/gid maps are written by newuidmap/newgidmap (not root) */
+  idmapHelpers?: { uid: string; gid: string };
 }
 
 /** Bounding-set numbers to drop for a drop list or a keep list. */
@@ -54,12 +64,38 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const clone = spec.namespaces.clone;
   const cloneFlags = clone.filter((n) => n !== "cgroup").reduce((a, n) => a | CLONE[n], 0);
   ops.push(["rundir", o.rundir], ["status", `${o.rundir}/status`], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
+  ops.push(["sock", `${o.rundir}/sock`]);
+  if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
+  if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
+  // the monitor moves init into its cgroup and writes its id maps before init runs
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
+  const userns = clone.includes("user");
+  if (userns) {
+    for (const kind of ["u", "g"] as const) {
+      const lines = spec.idmaps.filter((m) => m.kind === kind).map((m) => `${m.nsid} ${m.hostid} ${m.range}`);
+      const helper = o.idmapHelpers ? (kind === "u" ? o.idmapHelpers.uid : o.idmapHelpers.gid) : "direct";
+      if (lines.length) ops.push(["idmap", kind, helper, ...lines]);
+    }
+  }
+  // shared namespaces: the pid namespace is entered by the monitor before clone, the rest by init (user first)
+  const share = o.sharePaths ?? {};
+  if (share.pid) ops.push(["pidns", share.pid]);
+  for (const ns of ["user", "mnt", "uts", "ipc", "net", "cgroup", "time"] as Namespace[])
+    if (share[ns]) ops.push(["setns", share[ns]!, String(CLONE[ns])]);
+  if (userns) ops.push(["nsroot"]);
   if (clone.includes("cgroup")) ops.push(["unshare", String(CLONE.cgroup)]);
   if (clone.includes("net")) ops.push(["lo"]);
   // nothing propagates back to the host
   ops.push(["mount", "", "/", "", String(MS.REC | MS.PRIVATE), ""]);
+  for (const [k, v] of Object.entries(o.hookEnv ?? {})) ops.push(["henv", `${k}=${v}`]);
+  const hooks = (type: HookType) => {
+    for (const cmd of spec.hooks[type]) {
+      ops.push(["henv", `LXC_HOOK_TYPE=${type}`], ["henv", "LXC_HOOK_SECTION=lxc"]);
+      ops.push(["hook", type, spec.hookVersion === 1 ? cmd : `${cmd} ${spec.name} lxc ${type}`]);
+    }
+  };
+  hooks("pre-mount");
   ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;
@@ -77,19 +113,23 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   }
   if (spec.autodev) {
     ops.push(["mkdir", `${R}/dev`, "755"], ["mount", "none", `${R}/dev`, "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`]);
-    for (const [n, maj, min] of [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]] as const)
-      ops.push(["mknod", `${R}/dev/${n}`, "20666", String(maj), String(min)]);
+    for (const [n, maj, min] of [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]] as const) {
+      // a user namespace cannot mknod: bind the host's nodes instead, as LXC does
+      if (userns) ops.push(["mkfile", `${R}/dev/${n}`], ["mount", `/dev/${n}`, `${R}/dev/${n}`, "", String(MS.BIND), ""]);
+      else ops.push(["mknod", `${R}/dev/${n}`, "20666", String(maj), String(min)]);
+    }
     ops.push(["mkdir", `${R}/dev/pts`, "755"]);
     ops.push(["mount", "devpts", `${R}/dev/pts`, "devpts", String(MS.NOSUID | MS.NOEXEC), `newinstance,ptmxmode=0666,mode=0620,gid=5${spec.pty.max > 0 ? `,max=${spec.pty.max}` : ""}`]);
     ops.push(["symlink", "pts/ptmx", `${R}/dev/ptmx`], ["symlink", "/proc/self/fd", `${R}/dev/fd`]);
     ops.push(["symlink", "/proc/self/fd/0", `${R}/dev/stdin`], ["symlink", "/proc/self/fd/1", `${R}/dev/stdout`], ["symlink", "/proc/self/fd/2", `${R}/dev/stderr`]);
   }
-  if (spec.console.path !== "none" && o.mode !== "execute") ops.push(["pty", `${R}/dev/console`]);
+  // pty PATH N: a monitor-held pty bound on PATH; N is LXC's tty number (0 = console)
+  if (spec.console.path !== "none" && o.mode !== "execute") ops.push(["pty", `${R}/dev/console`, "0"]);
   if (o.mode !== "execute")
     for (let i = 1; i <= spec.tty.max; i++) {
       if (spec.tty.dir) {
-        ops.push(["mkdir", `${R}/dev/${spec.tty.dir}`, "755"], ["pty", `${R}/dev/${spec.tty.dir}/tty${i}`], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
-      } else ops.push(["pty", `${R}/dev/tty${i}`]);
+        ops.push(["mkdir", `${R}/dev/${spec.tty.dir}`, "755"], ["pty", `${R}/dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
+      } else ops.push(["pty", `${R}/dev/tty${i}`, String(i)]);
     }
 
   // Targets are resolved inside the rootfs by the shim (openat2 RESOLVE_IN_ROOT):
@@ -111,6 +151,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     ops.push(["mountin", R, rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
     if (bind && flags & MS.RDONLY) ops.push(["mountin", R, rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
   }
+  hooks("mount");
+  if (spec.autodev) hooks("autodev");
   if (spec.rootfs.options.includes("ro")) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
 
   ops.push(["pivot", R]);
@@ -121,6 +163,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const drop = capsToDrop(spec.caps);
   if (drop.length) ops.push(["capdrop", ...drop.map(String)]);
   if (spec.noNewPrivs) ops.push(["nonewprivs"]);
+  if (o.syncExec) ops.push(["barrier"]);
+  hooks("start"); // inside the container, as root, just before init's ids are set
   ops.push(["ids", String(spec.init.gid), String(spec.init.uid), ...spec.init.groups.map(String)]);
   ops.push(["chdir", spec.init.cwd]);
   for (const e of initEnv(spec, caller)) ops.push(["env", e]);

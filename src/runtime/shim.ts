@@ -2,7 +2,7 @@
 // dir's state file written by the monitor; signalling the container.
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { ContainerSpec, Namespace } from "../spec/types.ts";
-import { LxtError, NotSupportedError, ShimError } from "../util/errors.ts";
+import { LxtError, ShimError } from "../util/errors.ts";
 import { buildStartPlan, capsToDrop, encodePlan, type Op } from "./plan.ts";
 
 export interface StartOptions {
@@ -15,6 +15,12 @@ export interface StartOptions {
   cleanupArgv: string[];
   logFile?: string;
   logLevel?: number;
+  /** runs after clone, before the container's setup (NICs); a throw aborts the start */
+  hostSetup?: (initPid: number) => Promise<void>;
+  /** runs after the container's setup, just before init (start-host hooks); a throw aborts the start */
+  hostBeforeExec?: (initPid: number) => Promise<void>;
+  sharePaths?: Partial<Record<Namespace, string>>;
+  idmapHelpers?: { uid: string; gid: string };
 }
 
 export type RunState = "STARTING" | "RUNNING" | "STOPPING" | "ABORTING" | "STOPPED";
@@ -74,7 +80,7 @@ function lastError(rundir: string): ShimError | undefined {
 }
 
 export async function startContainer(o: StartOptions): Promise<{ monitorPid: number; initPid: number; exitCode?: number }> {
-  const ops = buildStartPlan(o, process.env);
+  const ops = buildStartPlan({ ...o, syncClone: o.hostSetup !== undefined, syncExec: o.hostBeforeExec !== undefined }, process.env);
   const planFile = `${o.rundir}/plan`;
   writeFileSync(planFile, encodePlan(ops), { mode: 0o600 });
   rmSync(`${o.rundir}/status`, { force: true });
@@ -82,40 +88,123 @@ export async function startContainer(o: StartOptions): Promise<{ monitorPid: num
   if (!existsSync(shim)) throw new LxtError(`the native shim \`${shim}\` is missing`, "run `npm install` (it builds native/build/lxt-shim)");
   const fg = o.mode !== "daemon";
   const p = Bun.spawn([shim, "start", planFile], { stdio: fg ? ["inherit", "inherit", "inherit"] : ["ignore", "ignore", "inherit"] });
-  const code = await p.exited;
-  if (fg) {
-    const err = lastError(o.rundir);
-    if (err) throw err;
-    const st = readRuntimeState(o.rundir);
-    return { monitorPid: p.pid, initPid: st?.initPid ?? 0, exitCode: code };
-  }
-  // daemon: the first process returns at once; the monitor records RUNNING, or STOPPED after an error
+  let exited: number | undefined;
+  void p.exited.then((c) => (exited = c));
+  // The monitor reports through RUNDIR/status and RUNDIR/state: RUNNING, an
+  // error, or (with hostSetup) a stop after clone for the host's part.
   const end = Date.now() + 30_000;
   let delay = 1;
+  const synced = new Set<string>();
+  let seen = false;
   for (;;) {
-    const st = readRuntimeState(o.rundir);
-    if (st?.state === "RUNNING" && st.initPid) return { monitorPid: st.monitorPid!, initPid: st.initPid };
     const err = lastError(o.rundir);
     if (err) {
       // wait for the monitor to finish its cleanup before the caller reverts
-      while (readRuntimeState(o.rundir)?.monitorAlive) await Bun.sleep(2);
+      if (fg) await p.exited;
+      else while (readRuntimeState(o.rundir)?.monitorAlive) await Bun.sleep(2);
       throw err;
     }
-    if (code !== 0 || Date.now() > end || (st && !st.monitorAlive && st.state === "STOPPED"))
-      throw new ShimError("start", 0, `start failed: the monitor ${code !== 0 ? `exited with ${code}` : "did not report RUNNING"}`);
+    const st = readRuntimeState(o.rundir);
+    // foreground/execute: a short-lived container may be STOPPED again before we look
+    if ((st?.state === "RUNNING" || (fg && exited !== undefined && st?.state === "STOPPED")) && st.initPid) {
+      if (!fg) return { monitorPid: st.monitorPid!, initPid: st.initPid };
+      const code = await p.exited;
+      return { monitorPid: p.pid, initPid: st.initPid, exitCode: code };
+    }
+    const sync = syncRequested(o.rundir, synced);
+    if (sync) {
+      synced.add(sync.phase);
+      const fn = sync.phase === "clone" ? o.hostSetup : o.hostBeforeExec;
+      try {
+        await fn?.(sync.pid);
+      } catch (e) {
+        writeFileSync(`${o.rundir}/sync`, "a");
+        if (fg) await p.exited;
+        else while (readRuntimeState(o.rundir)?.monitorAlive) await Bun.sleep(2);
+        throw e;
+      }
+      writeFileSync(`${o.rundir}/sync`, "g");
+      continue;
+    }
+    if (st) seen = true;
+    const gone = fg
+      ? exited !== undefined
+      : (exited !== undefined && exited !== 0) || (st !== null && !st.monitorAlive && st.state === "STOPPED") || (seen && st === null);
+    if (gone || Date.now() > end) {
+      if (fg && exited !== undefined) {
+        const e2 = lastError(o.rundir);
+        if (e2) throw e2;
+      }
+      throw new ShimError("start", 0, `start failed: the monitor ${exited !== undefined && exited !== 0 ? `exited with ${exited}` : "did not report RUNNING"}`);
+    }
     await Bun.sleep(delay);
     delay = Math.min(delay * 2, 20);
   }
 }
 
-/** Signals the container's init: "kill SIG" or "stop SIG TIMEOUT_MS" (the caller escalates). */
+/** A sync phase the monitor is waiting in ("clone", "exec") that the host has not answered yet. */
+function syncRequested(rundir: string, done: Set<string>): { phase: string; pid: number } | undefined {
+  let t: string;
+  try {
+    t = readFileSync(`${rundir}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const m of t.matchAll(/"event":"sync","phase":"(\w+)","pid":(\d+)/g)) if (!done.has(m[1]!)) return { phase: m[1]!, pid: Number(m[2]) };
+  return undefined;
+}
+
+/** One request line to the monitor's control socket (RUNDIR/sock); its one-line answer. */
+export async function controlRequest(rundir: string, line: string): Promise<string> {
+  const { promise, resolve, reject } = Promise.withResolvers<string>();
+  let answer = "";
+  try {
+    await Bun.connect({
+      unix: `${rundir}/sock`,
+      socket: {
+        open(sock) {
+          sock.write(`${line}\n`);
+        },
+        data(sock, chunk) {
+          answer += chunk.toString();
+          if (answer.includes("\n")) {
+            sock.end();
+            resolve(answer.trim());
+          }
+        },
+        close() {
+          resolve(answer.trim());
+        },
+        error(_s, e) {
+          reject(e);
+        },
+        connectError(_s, e) {
+          reject(e);
+        },
+      },
+    });
+  } catch (e) {
+    reject(e);
+  }
+  return promise;
+}
+
+/** Signals the container's init through its monitor: "kill SIG" or "stop SIG TIMEOUT_MS" (STOPPING, then SIGKILL after the timeout). */
 export async function monitorRequest(rundir: string, line: string): Promise<string> {
   const st = readRuntimeState(rundir);
   if (!st?.monitorAlive || !st.initPid) throw new LxtError("the container's monitor is not running");
   const [cmd, sig] = line.split(" ");
   if (cmd !== "kill" && cmd !== "stop") throw new LxtError(`unknown monitor request \`${line}\``);
-  process.kill(st.initPid, Number(sig));
-  return "ok";
+  let answer: string;
+  try {
+    answer = await controlRequest(rundir, line);
+  } catch {
+    // a monitor from an older lxt, or its socket removed: signal init directly
+    process.kill(st.initPid, Number(sig));
+    return "ok";
+  }
+  if (answer !== "ok") throw new LxtError(`the monitor refused \`${line}\`: ${answer.replace(/^err /, "")}`);
+  return answer;
 }
 
 export interface AttachOptions {
@@ -164,6 +253,8 @@ export async function attach(o: AttachOptions): Promise<number> {
   }
 }
 
-export async function consoleAttach(_rundir: string, _tty: number, _escape: string): Promise<void> {
-  throw new NotSupportedError("lxt console is not available yet: the monitor does not serve its ptys over a socket", "use lxt attach -n NAME for a shell");
+/** `lxt console`: the C client connects to the monitor's socket and proxies the terminal. */
+export async function consoleAttach(rundir: string, tty: number, escape: string): Promise<number> {
+  const p = Bun.spawn([shimPath(), "console", `${rundir}/sock`, String(tty), escape], { stdio: ["inherit", "inherit", "inherit"] });
+  return await p.exited;
 }

@@ -98,6 +98,8 @@ export function specFromConfig(cfg: Config, ctx: { name: string; lxcpath: string
   clone = clone.filter((n) => !keep.includes(n));
   const share: Partial<Record<Namespace, string>> = {};
   for (const { key, value } of cfg.withPrefix("lxc.namespace.share.")) share[key as Namespace] = value;
+  // a shared namespace is joined, not created
+  clone = clone.filter((n) => share[n] === undefined);
 
   const hooks = Object.fromEntries(HOOK_TYPES.map((t) => [t, [] as string[]])) as Record<HookType, string[]>;
   for (const e of cfg.entries) {

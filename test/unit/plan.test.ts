@@ -34,6 +34,45 @@ describe("start plan", () => {
     expect(p.some((o) => o[0] === "pty")).toBe(false);
     expect(p.filter((o) => o[0] === "env").map((o) => o[1])).toEqual(["container=lxc", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "A=1"]);
   });
+  test("user namespace: maps for the monitor, nsroot first in init, host device nodes bound instead of mknod", () => {
+    const p = plan("lxc.rootfs.path = /r\nlxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 1000\nlxc.idmap = g 1000 1000 1\nlxc.autodev = 1\n");
+    expect(p).toContainEqual(["idmap", "u", "direct", "0 100000 65536"]);
+    expect(p).toContainEqual(["idmap", "g", "direct", "0 100000 1000", "1000 1000 1"]);
+    const ops = p.map((o) => o[0]);
+    expect(ops.indexOf("nsroot")).toBeLessThan(ops.indexOf("mount"));
+    expect(Number(p.find((o) => o[0] === "clone")![1]) & CLONE.user).toBe(CLONE.user);
+    expect(ops).not.toContain("mknod");
+    expect(p).toContainEqual(["mount", "/dev/null", "/r/dev/null", "", String(0x1000), ""]);
+  });
+  test("lxc.namespace.share: the pid namespace is entered by the monitor, the rest by init; shared ones are not cloned", () => {
+    const spec = mk("lxc.rootfs.path = /r\nlxc.namespace.share.net = other\nlxc.namespace.share.pid = 42\n");
+    const p = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], sharePaths: { net: "/proc/7/ns/net", pid: "/proc/42/ns/pid" } });
+    expect(p).toContainEqual(["pidns", "/proc/42/ns/pid"]);
+    expect(p).toContainEqual(["setns", "/proc/7/ns/net", String(CLONE.net)]);
+    const clone = Number(p.find((o) => o[0] === "clone")![1]);
+    expect(clone & (CLONE.net | CLONE.pid)).toBe(0);
+    expect(clone & CLONE.uts).toBe(CLONE.uts);
+  });
+  test("hooks inside the container: pre-mount before the rootfs bind, mount/autodev before pivot, start after it; the barrier before start", () => {
+    const spec = mk("lxc.rootfs.path = /r\nlxc.hook.pre-mount = /h/pm\nlxc.hook.mount = /h/m\nlxc.hook.autodev = /h/a\nlxc.hook.start = /h/s\nlxc.autodev = 1\n");
+    const p = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], syncExec: true, hookEnv: { LXC_NAME: "c" } });
+    const at = (pred: (o: string[]) => boolean) => p.findIndex(pred);
+    const hook = (t: string) => at((o) => o[0] === "hook" && o[1] === t);
+    expect(p[hook("pre-mount")]).toEqual(["hook", "pre-mount", "/h/pm c lxc pre-mount"]); // hook version 0 appends NAME lxc TYPE
+    expect(hook("pre-mount")).toBeLessThan(at((o) => o[0] === "mount" && o[1] === "/r"));
+    expect(hook("mount")).toBeLessThan(hook("autodev"));
+    expect(hook("autodev")).toBeLessThan(at((o) => o[0] === "pivot"));
+    expect(at((o) => o[0] === "barrier")).toBeLessThan(hook("start"));
+    expect(hook("start")).toBeGreaterThan(at((o) => o[0] === "pivot"));
+    expect(p).toContainEqual(["henv", "LXC_NAME=c"]);
+    expect(p).toContainEqual(["sync", "/run/x/sync", "0"]);
+  });
+  test("console: ptys carry LXC's tty numbers; the log file goes to the monitor", () => {
+    const p = plan("lxc.rootfs.path = /r\nlxc.tty.max = 2\nlxc.console.logfile = /log/c\nlxc.console.size = 1M\nlxc.console.rotate = 1\n");
+    expect(p.filter((o) => o[0] === "pty")).toEqual([["pty", "/r/dev/console", "0"], ["pty", "/r/dev/tty1", "1"], ["pty", "/r/dev/tty2", "2"]]);
+    expect(p).toContainEqual(["log", "/log/c", String(1 << 20), "1"]);
+    expect(p).toContainEqual(["sock", "/run/x/sock"]);
+  });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
     expect(capsToDrop({ mode: "keep", names: ["sys_admin"] })).not.toContain(21);

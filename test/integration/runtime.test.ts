@@ -1,0 +1,243 @@
+// The monitor and the start sequence beyond the basics: the console and its
+// log, the control socket (STOPPING), hooks inside the container and the
+// start-host hook at the host sync point, shared namespaces, user namespaces
+// with id maps, lxc.mount.fstab.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { LXT, skipReason, TestEnv, until } from "./helpers.ts";
+
+const skip = skipReason();
+if (skip) console.warn(`SKIP runtime: ${skip}`);
+const it = skip ? test.skip : test;
+
+/** Runs `lxt console` with input written slowly (after the banner), returns its output. */
+async function consoleSession(t: TestEnv, args: string[], input: string[]): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([LXT, "console", "-P", t.lxcpath, ...args], { env: t.env(), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  for (const chunk of input) {
+    await Bun.sleep(300);
+    p.stdin.write(chunk);
+    await p.stdin.flush();
+  }
+  const timer = setTimeout(() => p.kill(9), 10_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, out: await new Response(p.stdout).text(), err: await new Response(p.stderr).text() };
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = `${path}/${e.name}`;
+    if (e.isDirectory()) chownTree(p, uid, gid);
+    else Bun.spawnSync(["chown", "-h", `${uid}:${gid}`, p]);
+  }
+}
+
+describe("runtime", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!skip) t = new TestEnv("rt");
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+
+  it("console: attach to /dev/console and a tty, Ctrl+a q leaves, output logged to lxc.console.logfile", async () => {
+    t.ok(["create", "-n", "c", "-t", "busybox"]);
+    const log = `${t.dir}/console.log`;
+    appendFileSync(`${t.lxcpath}/c/config`, `lxc.console.logfile = ${log}\n`);
+    t.ok(["start", "-n", "c"]);
+
+    const s = await consoleSession(t, ["-n", "c", "-t", "0"], ["echo con$((6*7))sole\n", "\x01q"]);
+    expect(s.code).toBe(0);
+    expect(s.err).toContain("Connected to tty 0");
+    expect(s.out).toContain("con42sole"); // the shell on the console ran it
+    expect(await until(() => existsSync(log) && readFileSync(log, "utf8").includes("con42sole"))).toBe(true);
+
+    // default: the first free tty (tty1, where the template runs a getty)
+    const s1 = await consoleSession(t, ["-n", "c"], ["\x01q"]);
+    expect(s1.code).toBe(0);
+    expect(s1.err).toContain("Connected to tty 1");
+    // a custom escape: Ctrl+b q leaves, Ctrl+a passes through
+    const sb = await consoleSession(t, ["-n", "c", "-t", "0", "-e", "b"], ["\x02q"]);
+    expect(sb.code).toBe(0);
+    expect(sb.err).toContain("Ctrl+b q");
+
+    const bad = await consoleSession(t, ["-n", "c", "-t", "7"], []);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("tty 7 does not exist");
+    const badEsc = t.lxt(["console", "-n", "c", "-e", "1"]);
+    expect(badEsc.code).not.toBe(0);
+    expect(badEsc.stderr).toContain("invalid escape character");
+
+    // one console per tty: a second client is refused while the first is attached
+    const first = Bun.spawn([LXT, "console", "-P", t.lxcpath, "-n", "c", "-t", "0"], { env: t.env(), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(400);
+    const busy = await consoleSession(t, ["-n", "c", "-t", "0"], []);
+    expect(busy.code).toBe(1);
+    expect(busy.err).toContain("busy");
+    first.stdin.write("\x01q");
+    await first.stdin.flush();
+    expect(await first.exited).toBe(0);
+
+    t.ok(["stop", "-n", "c", "-k"]);
+    const stopped = await consoleSession(t, ["-n", "c"], []);
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.err).toContain("not running");
+    t.ok(["destroy", "-n", "c"]);
+  });
+
+  it("start -F: the terminal is the console; the command returns when init ends", async () => {
+    t.ok(["create", "-n", "f", "-t", "busybox"]);
+    const p = Bun.spawn([LXT, "start", "-P", t.lxcpath, "-n", "f", "-F"], { env: t.env(), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(500);
+    p.stdin.write("echo fg$((40+2))\n");
+    await p.stdin.flush();
+    await Bun.sleep(300);
+    p.stdin.write("poweroff -f\n"); // reboot(2) in a pid namespace ends init
+    await p.stdin.flush();
+    const timer = setTimeout(() => p.kill(9), 10_000);
+    expect(await p.exited).toBe(0);
+    clearTimeout(timer);
+    expect(await new Response(p.stdout).text()).toContain("fg42");
+    expect(t.ok(["info", "-n", "f", "-s", "-H"]).trim()).toBe("STOPPED");
+    t.ok(["destroy", "-n", "f"]);
+  });
+
+  it("stop goes through the monitor: STOPPING while init ignores the halt signal, then SIGKILL after -t", async () => {
+    t.ok(["create", "-n", "s", "-t", "busybox"]);
+    // PID 1 of a pid namespace ignores signals it has no handler for: sleep ignores SIGPWR
+    appendFileSync(`${t.lxcpath}/s/config`, "lxc.init.cmd = /bin/sleep 1000\n");
+    t.ok(["start", "-n", "s"]);
+    const stopper = Bun.spawn([LXT, "stop", "-P", t.lxcpath, "-n", "s", "-t", "2"], { env: t.env(), stdout: "pipe", stderr: "pipe" });
+    expect(await until(() => t.lxt(["info", "-n", "s", "-s", "-H"]).stdout.trim() === "STOPPING", 1800)).toBe(true);
+    expect(await stopper.exited).toBe(0);
+    expect(t.ok(["info", "-n", "s", "-s", "-H"]).trim()).toBe("STOPPED");
+    t.ok(["destroy", "-n", "s"]);
+  });
+
+  it("hooks: pre-mount, mount and autodev run in the container's mount namespace, start inside it, start-host on the host with LXC_PID", async () => {
+    t.ok(["create", "-n", "h", "-t", "busybox"]);
+    const out = `${t.dir}/hooks.out`;
+    const hook = (name: string, body: string) => {
+      const p = `${t.dir}/${name}.sh`;
+      writeFileSync(p, `#!/bin/sh\n${body}\n`);
+      chmodSync(p, 0o755);
+      return p;
+    };
+    // mount: the rootfs is mounted (a marker written there is seen inside); start: runs inside
+    appendFileSync(
+      `${t.lxcpath}/h/config`,
+      [
+        `lxc.hook.version = 1`,
+        `lxc.hook.pre-mount = ${hook("premount", `echo "pre-mount $LXC_NAME $LXC_HOOK_TYPE" >> ${out}`)}`,
+        `lxc.hook.mount = ${hook("mount", `echo "mount $LXC_HOOK_TYPE $LXC_ROOTFS_MOUNT" >> ${out}; echo from-mount-hook > $LXC_ROOTFS_MOUNT/tmp/mount-hook`)}`,
+        `lxc.hook.autodev = ${hook("autodev", `echo "autodev $LXC_HOOK_TYPE" >> ${out}; test -c $LXC_ROOTFS_MOUNT/dev/null && echo devnull-ok >> ${out}`)}`,
+        `lxc.hook.start = /bin/sh -c "hostname > /tmp/start-hook; echo $$ >> /tmp/start-hook"`,
+        `lxc.hook.start-host = ${hook("starthost", `echo "start-host $LXC_HOOK_TYPE pid=$LXC_PID" >> ${out}`)}`,
+        "",
+      ].join("\n"),
+    );
+    t.ok(["start", "-n", "h"]);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    expect(lines[0]).toBe("pre-mount h pre-mount");
+    expect(lines[1]).toBe(`mount mount ${t.lxcpath}/h/rootfs`);
+    expect(lines.slice(2, 4)).toEqual(["autodev autodev", "devnull-ok"]);
+    const pid = Number(t.ok(["info", "-n", "h", "-p", "-H"]).trim());
+    expect(lines[4]).toBe(`start-host start-host pid=${pid}`);
+    expect(t.ok(["attach", "-n", "h", "--", "cat", "/tmp/mount-hook"]).trim()).toBe("from-mount-hook");
+    // the start hook ran inside: it saw the container's hostname, in its pid namespace (a small pid)
+    const [host, hpid] = t.ok(["attach", "-n", "h", "--", "cat", "/tmp/start-hook"]).trim().split("\n");
+    expect(host).toBe("h");
+    expect(Number(hpid)).toBeLessThan(20);
+    t.ok(["stop", "-n", "h", "-k"]);
+
+    // a failing start hook aborts the start with its message; nothing is left
+    appendFileSync(`${t.lxcpath}/h/config`, "lxc.hook.start = /bin/sh -c 'exit 4'\n");
+    const r = t.lxt(["start", "-n", "h"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("start hook");
+    expect(r.stderr).toContain("exited with status 4");
+    expect(t.ok(["info", "-n", "h", "-s", "-H"]).trim()).toBe("STOPPED");
+    // a failing start-host hook too
+    writeFileSync(`${t.dir}/starthost.sh`, "#!/bin/sh\necho no-way >&2\nexit 5\n");
+    const config = readFileSync(`${t.lxcpath}/h/config`, "utf8").replace("lxc.hook.start = /bin/sh -c 'exit 4'\n", "");
+    writeFileSync(`${t.lxcpath}/h/config`, config);
+    const r2 = t.lxt(["start", "-n", "h"]);
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toContain("start-host hook");
+    expect(r2.stderr).toContain("no-way");
+    expect(t.ok(["info", "-n", "h", "-s", "-H"]).trim()).toBe("STOPPED");
+    t.ok(["destroy", "-n", "h"]);
+  });
+
+  it("lxc.namespace.share: a second container joins the first one's net and uts namespaces", async () => {
+    t.ok(["create", "-n", "a", "-t", "busybox"]);
+    t.ok(["create", "-n", "b", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/b/config`, "lxc.namespace.share.net = a\nlxc.namespace.share.uts = a\n");
+    const r = t.lxt(["start", "-n", "b"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("container `a` is not running");
+    t.ok(["start", "-n", "a"]);
+    t.ok(["start", "-n", "b"]);
+    const pa = Number(t.ok(["info", "-n", "a", "-p", "-H"]).trim());
+    const pb = Number(t.ok(["info", "-n", "b", "-p", "-H"]).trim());
+    const ino = (pid: number, ns: string) => statSync(`/proc/${pid}/ns/${ns}`).ino;
+    expect(ino(pb, "net")).toBe(ino(pa, "net"));
+    expect(ino(pb, "uts")).toBe(ino(pa, "uts"));
+    expect(ino(pb, "mnt")).not.toBe(ino(pa, "mnt"));
+    expect(ino(pb, "pid")).not.toBe(ino(pa, "pid"));
+    expect(t.ok(["attach", "-n", "b", "--", "hostname"]).trim()).toBe("a");
+    t.ok(["stop", "-n", "b", "-k"]);
+    t.ok(["stop", "-n", "a", "-k"]);
+    t.ok(["destroy", "-n", "a"]);
+    t.ok(["destroy", "-n", "b"]);
+  });
+
+  it("user namespace: lxc.idmap maps are written before init runs; root inside is a mapped host uid", async () => {
+    chmodSync(t.dir, 0o755);
+    t.ok(["create", "-n", "u", "-t", "busybox"]);
+    chmodSync(t.lxcpath, 0o755);
+    appendFileSync(`${t.lxcpath}/u/config`, "lxc.idmap = u 0 200000 65536\nlxc.idmap = g 0 200000 65536\n");
+    chownTree(`${t.lxcpath}/u/rootfs`, 200000, 200000);
+    // the container dir is 0750 root:root: the mapped root cannot reach its rootfs
+    const r = t.lxt(["start", "-n", "u"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("not searchable by the container's root (host uid 200000");
+    chmodSync(`${t.lxcpath}/u`, 0o751);
+    t.ok(["start", "-n", "u"]);
+    expect(t.ok(["attach", "-n", "u", "--", "cat", "/proc/self/uid_map"]).trim().split(/\s+/)).toEqual(["0", "200000", "65536"]);
+    expect(t.ok(["attach", "-n", "u", "--", "cat", "/proc/self/gid_map"]).trim().split(/\s+/)).toEqual(["0", "200000", "65536"]);
+    expect(t.ok(["attach", "-n", "u", "--", "id", "-u"]).trim()).toBe("0");
+    const pid = Number(t.ok(["info", "-n", "u", "-p", "-H"]).trim());
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Uid:\s+200000\s/m);
+    // root inside is not root outside: the host's files stay out of reach
+    expect(t.lxt(["attach", "-n", "u", "--", "sh", "-c", "echo x > /proc/sys/kernel/hostname"]).code).not.toBe(0);
+    t.ok(["stop", "-n", "u", "-k"]);
+
+    // a user namespace without maps is refused with the fix
+    writeFileSync(`${t.lxcpath}/u/config`, readFileSync(`${t.lxcpath}/u/config`, "utf8").replace(/lxc\.idmap = g .*\n/, ""));
+    const r2 = t.lxt(["start", "-n", "u"]);
+    expect(r2.code).not.toBe(0);
+    expect(r2.stderr).toContain("needs both a uid and a gid map");
+    t.ok(["destroy", "-n", "u"]);
+  });
+
+  it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
+    t.ok(["create", "-n", "f", "-t", "busybox"]);
+    const fstab = `${t.dir}/fstab`;
+    writeFileSync(fstab, `# comment\n\ntmpfs mnt/scratch tmpfs size=1m,create=dir 0 0\n${t.dir} mnt/host none bind,ro,create=dir 0 0\n`);
+    appendFileSync(`${t.lxcpath}/f/config`, `lxc.mount.fstab = ${fstab}\n`);
+    t.ok(["start", "-n", "f"]);
+    const mounts = t.ok(["attach", "-n", "f", "--", "cat", "/proc/mounts"]);
+    expect(mounts).toMatch(/^tmpfs \/mnt\/scratch tmpfs /m);
+    expect(mounts).toMatch(/ \/mnt\/host \w+ ro[,\s]/m);
+    expect(t.ok(["attach", "-n", "f", "--", "cat", "/mnt/host/fstab"])).toContain("mnt/scratch");
+    t.ok(["stop", "-n", "f", "-k"]);
+    writeFileSync(fstab, "tmpfs\n");
+    const r = t.lxt(["start", "-n", "f"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${fstab}:1: malformed fstab line`);
+    t.ok(["destroy", "-n", "f"]);
+  });
+});
