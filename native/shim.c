@@ -33,6 +33,9 @@
 #include <poll.h>
 #include <termios.h>
 #include <time.h>
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -65,14 +68,6 @@ static void jstr(char *out, size_t n, const char *s) { /* minimal JSON string es
 		else out[j++] = *s;
 	}
 	out[j] = 0;
-}
-
-/* an error event for the caller, from the monitor (which goes on to abort) */
-static void report(const char *step, const char *what) {
-	int e = errno;
-	char w[512];
-	jstr(w, sizeof w, what ? what : "");
-	status("{\"event\":\"error\",\"step\":\"%s\",\"errno\":%d,\"msg\":\"%s: %s\"}", step, e, w, strerror(e));
 }
 
 static int plain_errors; /* attach: errors go to stderr as text */
@@ -250,7 +245,11 @@ static int run_ops(int execute_mode) {
 	for (int i = 0; i < nrec; i++) {
 		struct rec *r = &recs[i];
 		char **a = r->argv;
-		if (!strcmp(r->op, "setns")) { /* lxc.namespace.share.*: PATH TYPE */
+		/* the child moves itself: writing "0" to v1 `tasks` skips the global
+		 * threadgroup lock (an RCU grace period) that moving another pid takes.
+		 * In a new user namespace its credentials are still the host's here. */
+		if (!strcmp(r->op, "join")) write_file(a[0], "0", "cgroup-join");
+		else if (!strcmp(r->op, "setns")) { /* lxc.namespace.share.*: PATH TYPE */
 			int fd = open(a[0], O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || setns(fd, atoi(a[1])) < 0) die("share namespace", a[0]);
 			close(fd);
@@ -338,7 +337,8 @@ static int run_ops(int execute_mode) {
 		}
 		else if (!strcmp(r->op, "exec")) {
 			/* close every fd but 0,1,2 and the status pipe (CLOEXEC) */
-			for (int fd = 3; fd < 1024; fd++) if (fd != status_fd) close(fd);
+			if (status_fd > 3) syscall(SYS_close_range, 3, status_fd - 1, 0);
+			syscall(SYS_close_range, status_fd >= 3 ? status_fd + 1 : 3, ~0U, 0);
 			if (!execute_mode) {
 				status("{\"event\":\"exec\"}");
 				environ = envp;
@@ -431,7 +431,13 @@ static void cli_request(int i) {
 			set_state("STOPPING", child_pid, -1);
 			kill_deadline = a2 >= 0 ? now_ms() + a2 : 0;
 		}
-		if (kill(child_pid, a1) < 0) reply(fd, "err %s\n", strerror(errno)); else reply(fd, "ok\n");
+		if (kill(child_pid, a1) < 0) reply(fd, "err %s\n", strerror(errno));
+		else {
+			reply(fd, "ok\n");
+			/* "... wait": the connection stays open until the container is
+			 * cleaned up (it survives the exec of the cleanup command) */
+			if (strstr(b, " wait")) { cli[i].tty = -2; return; }
+		}
 	} else if (!strcmp(cmd, "console")) {
 		int k = -1; /* -1: the first free tty (LXC's default), else that tty number */
 		for (int j = 0; j < npty && k < 0; j++) if (a1 < 0 ? pty_num[j] > 0 && client_of[j] < 0 : pty_num[j] == a1) k = j;
@@ -489,7 +495,8 @@ static int monitor_loop(pid_t c, int lsock, int fg_console) {
 			} else if (kd >= 1000) {
 				int j = kd - 1000;
 				if (cli[j].fd < 0) continue;
-				if (cli[j].tty < 0) { cli_request(j); continue; }
+				if (cli[j].tty == -1) { cli_request(j); continue; }
+				if (cli[j].tty == -2) { if (read(cli[j].fd, buf, sizeof buf) <= 0) cli_close(j); continue; }
 				ssize_t n = read(cli[j].fd, buf, sizeof buf);
 				if (n <= 0) cli_close(j);
 				else if (write(pty_master[cli[j].tty], buf, n) < 0) {}
@@ -501,7 +508,7 @@ static int monitor_loop(pid_t c, int lsock, int fg_console) {
 		ssize_t n;
 		while ((n = read(pty_master[i], buf, sizeof buf)) > 0) if (i == con) { log_out(buf, n); if (fg_console && write(1, buf, n) < 0) {} }
 	}
-	for (int i = 0; i < MAXCLI; i++) if (cli[i].fd >= 0) cli_close(i);
+	for (int i = 0; i < MAXCLI; i++) if (cli[i].fd >= 0 && cli[i].tty != -2) cli_close(i);
 	return st;
 }
 
@@ -552,7 +559,8 @@ static int cmd_start(const char *plan) {
 	int daemon = mode && !strcmp(mode, "daemon"), execute = mode && !strcmp(mode, "execute");
 	int flags = hdr("clone") ? atoi(hdr("clone")) : 0;
 	int pdeath = hdr("pdeath") ? atoi(hdr("pdeath")) : SIGKILL;
-	if (hdr("status")) status_fd = open(hdr("status"), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	/* status FD: an inherited pipe the caller reads; closed once init runs (or failed) */
+	if (hdr("status")) { status_fd = atoi(hdr("status")); if (fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) status_fd = -1; }
 
 	if (daemon) { /* double fork: the monitor is reparented, in its own session */
 		pid_t p = fork();
@@ -629,16 +637,8 @@ static int cmd_start(const char *plan) {
 	close(barrier_pipe[0]);
 	int st = 0;
 	const char *fail = NULL;
-	/* before init runs: its cgroup (written from here, so the child needs no
-	 * rights on cgroupfs inside a user namespace), its id maps, the host's part */
-	char pidstr[16]; snprintf(pidstr, sizeof pidstr, "%d", (int)c);
-	for (int i = 0; i < nrec && !fail; i++) {
-		if (!strcmp(recs[i].op, "join")) {
-			int fd = open(recs[i].argv[0], O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || write(fd, pidstr, strlen(pidstr)) < 0) { report("cgroup-join", recs[i].argv[0]); fail = "join"; }
-			if (fd >= 0) close(fd);
-		} else if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
-	}
+	/* before init runs: its id maps, the host's part */
+	for (int i = 0; i < nrec && !fail; i++) if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
 	int sync_clone = syncp && hdr_arg("sync", 1) && !strcmp(hdr_arg("sync", 1), "1");
 	set_state("STARTING", c, -1);
 	if (!fail && sync_clone) fail = host_sync(sync_fd, "clone", c);
@@ -687,7 +687,11 @@ static int cmd_start(const char *plan) {
 	if (hdr("sock")) unlink(hdr("sock"));
 	set_state("STOPPED", c, st);
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
-		for (int fd = 3; fd < 1024; fd++) close(fd);
+		/* everything closes but the waiters' connections, moved to 100.. */
+		int nw = 0;
+		for (int j = 0; j < MAXCLI; j++) if (cli[j].fd >= 0 && cli[j].tty == -2 && fcntl(cli[j].fd, F_DUPFD, 100 + nw) == 100 + nw) nw++;
+		syscall(SYS_close_range, 3, 99, 0);
+		syscall(SYS_close_range, 100 + nw, ~0U, 0);
 		execv(recs[i].argv[0], recs[i].argv);
 		_exit(1);
 	}

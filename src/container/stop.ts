@@ -1,5 +1,6 @@
-// lxt stop / lxt kill: ask the monitor to signal init, wait for the monitor
-// (which runs cleanup as its last act) to be gone.
+// lxt stop / lxt kill: ask the monitor to signal init; stop then waits until
+// the monitor and the cleanup it execs as its last act let go of the request's
+// connection.
 import { monitorRequest } from "../runtime/shim.ts";
 import { LxtError, StateError } from "../util/errors.ts";
 import { cleanup } from "./cleanup.ts";
@@ -15,25 +16,14 @@ export interface StopOptions {
   nokill?: boolean;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Waits until pid is gone; false on timeout (ms < 0 waits forever). */
-export async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = ms < 0 ? Infinity : Date.now() + ms;
-  let delay = 2;
-  while (alive(pid)) {
-    if (Date.now() >= end) return false;
-    await Bun.sleep(delay);
-    delay = Math.min(delay * 2, 50);
-  }
-  return true;
+/** Whether p settles within ms (ms < 0: waits forever). */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
+  if (ms < 0) return p.then(() => true);
+  let timer: Timer | undefined;
+  const t = new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)));
+  const r = await Promise.race([p.then(() => true), t]);
+  clearTimeout(timer);
+  return r;
 }
 
 export class NotRunningError extends StateError {
@@ -51,10 +41,9 @@ export async function stop(ctx: Context, name: string, o: StopOptions = {}): Pro
   if (st.state === "FROZEN" || st.state === "FREEZING") openCgroup(rundir)?.thaw();
 
   if (o.reboot) {
-    const monitor = st.monitorPid;
-    await monitorRequest(rundir, `kill ${spec.signals.reboot}`);
-    const t = (o.timeout ?? 60) * 1000;
-    if (!(await waitGone(monitor, t))) throw new LxtError(`${name} did not reboot within ${o.timeout ?? 60} s`, "try lxt stop -k");
+    // the cleanup that follows init's exit starts it again before it lets go of the connection
+    const r = await monitorRequest(rundir, `kill ${spec.signals.reboot}`);
+    if (!(await within(r.done, (o.timeout ?? 60) * 1000))) throw new LxtError(`${name} did not reboot within ${o.timeout ?? 60} s`, "try lxt stop -k");
     const end = Date.now() + 10_000;
     while (status(ctx, name).state !== "RUNNING") {
       if (Date.now() > end) throw new LxtError(`${name} did not come back after reboot`, `see lxt info -n ${name}`);
@@ -63,20 +52,16 @@ export async function stop(ctx: Context, name: string, o: StopOptions = {}): Pro
     return;
   }
 
-  const monitor = st.monitorPid;
-  if (o.kill) {
-    await monitorRequest(rundir, `kill 9`);
-  } else {
+  if (!o.kill) {
     const timeout = o.timeout ?? 60;
     const ms = timeout < 0 ? -1 : timeout * 1000;
     // The monitor escalates to SIGKILL after the timeout unless --nokill.
-    await monitorRequest(rundir, `stop ${spec.signals.halt} ${o.nokill ? -1 : ms}`);
-    if (!(await waitGone(monitor, ms < 0 ? -1 : ms + 5000))) {
-      if (o.nokill) throw new LxtError(`${name} did not stop within ${timeout} s`, "lxt stop -k kills it");
-      await monitorRequest(rundir, `kill 9`);
-    } else return;
+    const r = await monitorRequest(rundir, `stop ${spec.signals.halt} ${o.nokill ? -1 : ms}`);
+    if (await within(r.done, ms < 0 ? -1 : ms + 5000)) return;
+    if (o.nokill) throw new LxtError(`${name} did not stop within ${timeout} s`, "lxt stop -k kills it");
   }
-  if (!(await waitGone(monitor, 10_000))) throw new LxtError(`${name}: the monitor (pid ${monitor}) did not exit after SIGKILL of init`, `check \`ps -p ${monitor}\``);
+  const r = await monitorRequest(rundir, "kill 9");
+  if (!(await within(r.done, 10_000))) throw new LxtError(`${name}: the monitor (pid ${st.monitorPid}) did not finish after SIGKILL of init`, `check \`ps -p ${st.monitorPid}\``);
 }
 
 export async function killContainer(ctx: Context, name: string, signal: number): Promise<void> {

@@ -63,7 +63,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const ops: Op[] = [];
   const clone = spec.namespaces.clone;
   const cloneFlags = clone.filter((n) => n !== "cgroup").reduce((a, n) => a | CLONE[n], 0);
-  ops.push(["rundir", o.rundir], ["status", `${o.rundir}/status`], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
+  ops.push(["rundir", o.rundir], ["status", "3"], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
   ops.push(["sock", `${o.rundir}/sock`]);
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);

@@ -40,13 +40,20 @@ export function shimPath(): string {
   return cands.find((c) => existsSync(c)) ?? cands[cands.length - 1]!;
 }
 
+/** Start time of a live process (field 22 of /proc/PID/stat); undefined when gone or a zombie. */
 function procStart(pid: number): string | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ")[19];
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return f[0] === "Z" || f[0] === "X" ? undefined : f[19];
   } catch {
     return undefined;
   }
+}
+
+/** A process that exists and has not exited: a zombie waiting for its reaper counts as gone. */
+export function processAlive(pid: number): boolean {
+  return procStart(pid) !== undefined;
 }
 
 /** Reads RUNDIR/state ("STATE INITPID MONITORPID MONSTART EXIT"); checks the monitor is that same process. */
@@ -64,147 +71,152 @@ export function readRuntimeState(rundir: string): RuntimeState | null {
   return { state: state as RunState, initPid: Number(init) || undefined, monitorPid, exitStatus: ex >= 0 ? ex : undefined, monitorAlive: alive };
 }
 
-function lastError(rundir: string): ShimError | undefined {
-  let t = "";
-  try {
-    t = readFileSync(`${rundir}/status`, "utf8");
-  } catch {
-    return undefined;
-  }
-  for (const line of t.split("\n").reverse()) {
-    if (!line.includes('"error"')) continue;
-    const e = JSON.parse(line) as { step: string; errno: number; msg: string };
-    return new ShimError(e.step, e.errno, `start failed at ${e.step}: ${e.msg}`, "see the step above; `lxt checkconfig` tells what the host lacks");
-  }
-  return undefined;
+interface ShimEvent {
+  event: "monitor" | "sync" | "running" | "exec" | "error";
+  pid?: number;
+  phase?: "clone" | "exec";
+  step?: string;
+  errno?: number;
+  msg?: string;
 }
 
+/** JSON lines from the shim's status pipe, until every writer has closed it. */
+async function* shimEvents(fd: number): AsyncGenerator<ShimEvent> {
+  const reader = Bun.file(fd).stream().getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) return;
+    buf += dec.decode(r.value, { stream: true });
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield JSON.parse(line) as ShimEvent;
+    }
+  }
+}
+
+function shimError(e: ShimEvent): ShimError {
+  return new ShimError(e.step ?? "start", e.errno ?? 0, `start failed at ${e.step}: ${e.msg}`, "see the step above; `lxt checkconfig` tells what the host lacks");
+}
+
+/**
+ * Runs `lxt-shim start`. The shim reports on an inherited pipe (fd 3): the
+ * monitor's pid, sync points where the host acts (answered through the
+ * RUNDIR/sync FIFO), RUNNING, or an error; the pipe closes when init runs or
+ * when the failed start is over (the monitor has exited, nothing to wait for).
+ */
 export async function startContainer(o: StartOptions): Promise<{ monitorPid: number; initPid: number; exitCode?: number }> {
   const ops = buildStartPlan({ ...o, syncClone: o.hostSetup !== undefined, syncExec: o.hostBeforeExec !== undefined }, process.env);
   const planFile = `${o.rundir}/plan`;
   writeFileSync(planFile, encodePlan(ops), { mode: 0o600 });
-  rmSync(`${o.rundir}/status`, { force: true });
   const shim = shimPath();
   if (!existsSync(shim)) throw new LxtError(`the native shim \`${shim}\` is missing`, "run `npm install` (it builds native/build/lxt-shim)");
   const fg = o.mode !== "daemon";
-  const p = Bun.spawn([shim, "start", planFile], { stdio: fg ? ["inherit", "inherit", "inherit"] : ["ignore", "ignore", "inherit"] });
-  let exited: number | undefined;
-  void p.exited.then((c) => (exited = c));
-  // The monitor reports through RUNDIR/status and RUNDIR/state: RUNNING, an
-  // error, or (with hostSetup) a stop after clone for the host's part.
-  const end = Date.now() + 30_000;
-  let delay = 1;
-  const synced = new Set<string>();
-  let seen = false;
-  for (;;) {
-    const err = lastError(o.rundir);
-    if (err) {
-      // wait for the monitor to finish its cleanup before the caller reverts
-      if (fg) await p.exited;
-      else while (readRuntimeState(o.rundir)?.monitorAlive) await Bun.sleep(2);
-      throw err;
-    }
-    const st = readRuntimeState(o.rundir);
-    // foreground/execute: a short-lived container may be STOPPED again before we look
-    if ((st?.state === "RUNNING" || (fg && exited !== undefined && st?.state === "STOPPED")) && st.initPid) {
-      if (!fg) return { monitorPid: st.monitorPid!, initPid: st.initPid };
-      const code = await p.exited;
-      return { monitorPid: p.pid, initPid: st.initPid, exitCode: code };
-    }
-    const sync = syncRequested(o.rundir, synced);
-    if (sync) {
-      synced.add(sync.phase);
-      const fn = sync.phase === "clone" ? o.hostSetup : o.hostBeforeExec;
+  const p = Bun.spawn([shim, "start", planFile], { stdio: fg ? ["inherit", "inherit", "inherit", "pipe"] : ["ignore", "ignore", "inherit", "pipe"] });
+  let monitorPid = fg ? p.pid : 0;
+  let failure: unknown;
+  for await (const ev of shimEvents(p.stdio[3] as unknown as number)) {
+    if (ev.event === "monitor") monitorPid = ev.pid!;
+    else if (ev.event === "error") failure ??= shimError(ev);
+    else if (ev.event === "sync" && failure === undefined) {
+      const fn = ev.phase === "clone" ? o.hostSetup : o.hostBeforeExec;
       try {
-        await fn?.(sync.pid);
+        await fn?.(ev.pid!);
+        writeFileSync(`${o.rundir}/sync`, "g");
       } catch (e) {
+        failure = e;
         writeFileSync(`${o.rundir}/sync`, "a");
-        if (fg) await p.exited;
-        else while (readRuntimeState(o.rundir)?.monitorAlive) await Bun.sleep(2);
-        throw e;
       }
-      writeFileSync(`${o.rundir}/sync`, "g");
-      continue;
+    } else if (ev.event === "running" && failure === undefined) {
+      if (!fg) return { monitorPid, initPid: ev.pid! };
+      return { monitorPid, initPid: ev.pid!, exitCode: await p.exited };
     }
-    if (st) seen = true;
-    const gone = fg
-      ? exited !== undefined
-      : (exited !== undefined && exited !== 0) || (st !== null && !st.monitorAlive && st.state === "STOPPED") || (seen && st === null);
-    if (gone || Date.now() > end) {
-      if (fg && exited !== undefined) {
-        const e2 = lastError(o.rundir);
-        if (e2) throw e2;
-      }
-      throw new ShimError("start", 0, `start failed: the monitor ${exited !== undefined && exited !== 0 ? `exited with ${exited}` : "did not report RUNNING"}`);
-    }
-    await Bun.sleep(delay);
-    delay = Math.min(delay * 2, 20);
   }
+  if (failure !== undefined) {
+    if (fg) await p.exited;
+    throw failure;
+  }
+  const code = await p.exited;
+  throw new ShimError("start", 0, `start failed: the monitor ${code !== 0 ? `exited with ${code}` : "ended"} without reporting RUNNING`);
 }
 
-/** A sync phase the monitor is waiting in ("clone", "exec") that the host has not answered yet. */
-function syncRequested(rundir: string, done: Set<string>): { phase: string; pid: number } | undefined {
-  let t: string;
-  try {
-    t = readFileSync(`${rundir}/status`, "utf8");
-  } catch {
-    return undefined;
-  }
-  for (const m of t.matchAll(/"event":"sync","phase":"(\w+)","pid":(\d+)/g)) if (!done.has(m[1]!)) return { phase: m[1]!, pid: Number(m[2]) };
-  return undefined;
+export interface ControlReply {
+  /** the monitor's one-line answer */
+  answer: Promise<string>;
+  /** resolves when the monitor closes the connection */
+  closed: Promise<void>;
 }
 
-/** One request line to the monitor's control socket (RUNDIR/sock); its one-line answer. */
-export async function controlRequest(rundir: string, line: string): Promise<string> {
-  const { promise, resolve, reject } = Promise.withResolvers<string>();
-  let answer = "";
-  try {
-    await Bun.connect({
-      unix: `${rundir}/sock`,
-      socket: {
-        open(sock) {
-          sock.write(`${line}\n`);
-        },
-        data(sock, chunk) {
-          answer += chunk.toString();
-          if (answer.includes("\n")) {
-            sock.end();
-            resolve(answer.trim());
-          }
-        },
-        close() {
-          resolve(answer.trim());
-        },
-        error(_s, e) {
-          reject(e);
-        },
-        connectError(_s, e) {
-          reject(e);
-        },
+/** One request line to the monitor's control socket (RUNDIR/sock). */
+export function controlRequest(rundir: string, line: string, keepOpen = false): ControlReply {
+  const ans = Promise.withResolvers<string>();
+  const closed = Promise.withResolvers<void>();
+  let text = "";
+  const fail = (e: unknown) => {
+    ans.reject(e);
+    closed.resolve();
+  };
+  Bun.connect({
+    unix: `${rundir}/sock`,
+    socket: {
+      open(sock) {
+        sock.write(`${line}\n`);
       },
-    });
-  } catch (e) {
-    reject(e);
-  }
-  return promise;
+      data(sock, chunk) {
+        text += chunk.toString();
+        if (text.includes("\n")) {
+          if (!keepOpen) sock.end();
+          ans.resolve(text.trim());
+        }
+      },
+      close() {
+        ans.resolve(text.trim());
+        closed.resolve();
+      },
+      error(_s, e) {
+        fail(e);
+      },
+      connectError(_s, e) {
+        fail(e);
+      },
+    },
+  }).catch(fail);
+  return { answer: ans.promise, closed: closed.promise };
 }
 
-/** Signals the container's init through its monitor: "kill SIG" or "stop SIG TIMEOUT_MS" (STOPPING, then SIGKILL after the timeout). */
-export async function monitorRequest(rundir: string, line: string): Promise<string> {
+/**
+ * Signals the container's init through its monitor: "kill SIG" or "stop SIG
+ * TIMEOUT_MS" (STOPPING, then SIGKILL after the timeout). The result's
+ * `done` resolves once the container is stopped and cleaned up (the monitor
+ * and its cleanup hold the connection until then).
+ */
+export async function monitorRequest(rundir: string, line: string): Promise<{ done: Promise<void> }> {
   const st = readRuntimeState(rundir);
   if (!st?.monitorAlive || !st.initPid) throw new LxtError("the container's monitor is not running");
   const [cmd, sig] = line.split(" ");
   if (cmd !== "kill" && cmd !== "stop") throw new LxtError(`unknown monitor request \`${line}\``);
+  const r = controlRequest(rundir, `${line} wait`, true);
   let answer: string;
   try {
-    answer = await controlRequest(rundir, line);
+    answer = await r.answer;
   } catch {
     // a monitor from an older lxt, or its socket removed: signal init directly
     process.kill(st.initPid, Number(sig));
-    return "ok";
+    return { done: waitForExit(st.monitorPid!) };
   }
   if (answer !== "ok") throw new LxtError(`the monitor refused \`${line}\`: ${answer.replace(/^err /, "")}`);
-  return answer;
+  return { done: r.closed };
+}
+
+/** Polls until pid has exited (a zombie counts as exited). */
+export async function waitForExit(pid: number): Promise<void> {
+  let delay = 2;
+  while (processAlive(pid)) {
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
 }
 
 export interface AttachOptions {
