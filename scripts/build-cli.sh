@@ -9,6 +9,6 @@ if [ -x "$out" ] && [ -z "$(find src package.json -newer "$out" -print -quit)" ]
   exit 0
 fi
 mkdir -p dist
-node_modules/.bin/bun build --compile --bytecode src/cli/main.ts --outfile "$out.tmp" >/dev/null
+node_modules/.bin/bun build --compile --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/cli/main.ts --outfile "$out.tmp" >/dev/null
 mv "$out.tmp" "$out"
 echo "build-cli: $out"

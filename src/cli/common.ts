@@ -3,6 +3,7 @@
 import { COMMON, parseArgs, UsageError, type OptSpec, type Parsed } from "./args.ts";
 import { checkName, makeContext, type Context } from "../container/context.ts";
 import type { Cli } from "./main.ts";
+import { err, out } from "./output.ts";
 
 export interface CommandDef {
   usage: string;
@@ -25,7 +26,7 @@ export function invocation(argv: string[], cli: Cli, def: CommandDef): Invocatio
   const ctx = makeContext(cli.mode, lxcpaths[lxcpaths.length - 1]);
   const help = p.opts.help === true;
   if (help) {
-    process.stdout.write(`usage: ${cli.tool} ${def.usage}\n\nCommon options: -n NAME, -P LXCPATH, --rcfile FILE, -o LOGFILE, -l LOGPRIORITY, -q, --help, --version\n`);
+    out(`usage: ${cli.tool} ${def.usage}\n\nCommon options: -n NAME, -P LXCPATH, --rcfile FILE, -o LOGFILE, -l LOGPRIORITY, -q, --help, --version\n`);
     return { ...p, ctx, lxcpaths, help };
   }
   let name = p.opts.name as string | undefined;
@@ -37,10 +38,4 @@ export function invocation(argv: string[], cli: Cli, def: CommandDef): Invocatio
   return { ...p, ctx, name, lxcpaths: lxcpaths.length ? lxcpaths : [ctx.lxcpath], help };
 }
 
-export function out(text: string): void {
-  process.stdout.write(text);
-}
-
-export function err(text: string): void {
-  process.stderr.write(text);
-}
+export { err, out };

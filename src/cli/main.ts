@@ -4,6 +4,7 @@
 // only when it runs.
 import { LxtError } from "../util/errors.ts";
 import { UsageError } from "./args.ts";
+import { err, out } from "./output.ts";
 import type { Mode } from "../container/context.ts";
 
 export interface Cli {
@@ -54,11 +55,11 @@ export function printError(cli: Cli, e: unknown): number {
   const prefix = cli.name ? `${cli.tool}: ${cli.name}: ` : `${cli.tool}: `;
   if (e instanceof LxtError) {
     const msg = e instanceof UsageError ? e.message.replace(/^[^:]+: /, "") : e.message;
-    process.stderr.write(`${prefix}${msg}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    err(`${prefix}${msg}\n`);
+    if (e.hint) err(`  hint: ${e.hint}\n`);
     return e.exitCode;
   }
-  process.stderr.write(`${prefix}internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  err(`${prefix}internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 1;
 }
 
@@ -70,29 +71,29 @@ export async function main(argv0: string, argv: string[]): Promise<number> {
     mode = "lxc";
     cmd = base.slice(4);
     if (cmd === "unshare" || !commands[cmd]?.lxc) {
-      process.stderr.write(`${base}: this LXC tool is not provided by lxt ${VERSION}\n`);
+      err(`${base}: this LXC tool is not provided by lxt ${VERSION}\n`);
       return 1;
     }
   } else {
     cmd = argv.shift();
     if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
-      process.stdout.write(usage());
+      out(usage());
       return cmd ? 0 : 1;
     }
     if (cmd === "--version" || cmd === "version") {
-      process.stdout.write(`${VERSION}\n`);
+      out(`${VERSION}\n`);
       return 0;
     }
   }
   const entry = commands[cmd];
   const cli: Cli = { mode, tool: mode === "lxc" ? base : `lxt ${cmd}` };
   if (!entry) {
-    process.stderr.write(`lxt: unknown command \`${cmd}\`\n  hint: run \`lxt --help\` for the list\n`);
+    err(`lxt: unknown command \`${cmd}\`\n  hint: run \`lxt --help\` for the list\n`);
     return 1;
   }
   const dd = argv.indexOf("--");
   if ((dd < 0 ? argv : argv.slice(0, dd)).includes("--version")) {
-    process.stdout.write(`${VERSION}\n`);
+    out(`${VERSION}\n`);
     return 0;
   }
   try {

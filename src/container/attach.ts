@@ -1,13 +1,12 @@
 // lxt attach / lxt console: resolve what the shim needs from the spec and
 // the run dir, then hand over. Policy (environment, ids, capabilities, which
 // namespaces) is decided here; the shim only executes it.
-import { attach as shimAttach, consoleAttach as shimConsole } from "../runtime/shim.ts";
-import type { Namespace } from "../spec/types.ts";
+import { readFileSync } from "node:fs";
+import { attach as shimAttach, consoleAttach as shimConsole, DEFAULT_PATH } from "../runtime/attach.ts";
+import { readRuntimeState } from "../runtime/statefile.ts";
+import type { ContainerSpec, Namespace } from "../spec/types.ts";
 import { StateError } from "../util/errors.ts";
-import { runDir, type Context } from "./context.ts";
-import { loadSpec, openCgroup, requireDefined, status } from "./state.ts";
-
-import { DEFAULT_PATH } from "../runtime/plan.ts";
+import { requireDefined, runDir, type Context } from "./context.ts";
 
 export { DEFAULT_PATH };
 
@@ -42,29 +41,57 @@ export function attachEnv(req: AttachRequest, configured: Array<{ name: string; 
   return env;
 }
 
+/**
+ * What attach needs from the spec, resolved once by start and kept in the run
+ * dir (RUNDIR/attach.json), so attach reads no config: like lxc-attach, it
+ * uses the configuration the container was started with.
+ */
+export interface AttachRecord {
+  environment: Array<{ name: string; value?: string }>;
+  capDrop: number[];
+  noNewPrivs: boolean;
+  cgroupJoinFiles: string[];
+}
+
+export function attachRecord(spec: ContainerSpec, capDrop: number[], cgroupJoinFiles: string[]): AttachRecord {
+  return { environment: spec.environment, capDrop, noNewPrivs: spec.noNewPrivs, cgroupJoinFiles };
+}
+
 function runningInit(ctx: Context, name: string): number {
+  const rt = readRuntimeState(runDir(ctx, name));
+  if (rt?.monitorAlive && rt.initPid && rt.state !== "STOPPED") return rt.initPid;
   requireDefined(ctx, name);
-  const st = status(ctx, name);
-  if (st.state === "STOPPED" || !st.initPid)
-    throw new StateError(`Failed to get init pid: ${name} is not running`, `start it first (lxt start -n ${name})`);
-  return st.initPid;
+  throw new StateError(`Failed to get init pid: ${name} is not running`, `start it first (lxt start -n ${name})`);
+}
+
+async function resolveRecord(ctx: Context, name: string, rcfile: string | undefined): Promise<AttachRecord> {
+  const rundir = runDir(ctx, name);
+  if (!rcfile) {
+    try {
+      return JSON.parse(readFileSync(`${rundir}/attach.json`, "utf8")) as AttachRecord;
+    } catch {
+      // started by an older lxt: resolve from the config below
+    }
+  }
+  const { loadSpec, openCgroup } = await import("./state.ts");
+  const { capsToDrop } = await import("../runtime/plan.ts");
+  const spec = loadSpec(ctx, name, { rcfile });
+  return attachRecord(spec, capsToDrop(spec.caps), openCgroup(rundir)?.joinFiles() ?? []);
 }
 
 export async function attach(ctx: Context, name: string, req: AttachRequest): Promise<number> {
   const initPid = runningInit(ctx, name);
-  const spec = loadSpec(ctx, name, { rcfile: req.rcfile });
-  const rundir = runDir(ctx, name);
-  const cg = openCgroup(rundir);
+  const rec = await resolveRecord(ctx, name, req.rcfile);
   return shimAttach({
     initPid,
     namespaces: req.namespaces,
-    cgroupJoinFiles: cg ? cg.joinFiles() : [],
-    env: attachEnv(req, spec.environment, process.env),
+    cgroupJoinFiles: rec.cgroupJoinFiles,
+    env: attachEnv(req, rec.environment, process.env),
     uid: req.uid ?? 0,
     gid: req.gid ?? 0,
     cwd: "/",
-    caps: req.elevated ? undefined : spec.caps,
-    noNewPrivs: spec.noNewPrivs,
+    capDrop: req.elevated ? [] : rec.capDrop,
+    noNewPrivs: rec.noNewPrivs,
     argv: req.command,
   });
 }

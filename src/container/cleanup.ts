@@ -3,7 +3,7 @@
 // for a stale run (the monitor was killed before it could). Idempotent: every
 // step tolerates having been done already.
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { readRuntimeState } from "../runtime/shim.ts";
+import { readRuntimeState } from "../runtime/statefile.ts";
 import type { ContainerSpec } from "../spec/types.ts";
 import { errorMessage } from "../util/errors.ts";
 import { type Context } from "./context.ts";

@@ -4,7 +4,7 @@
 // drop-in must).
 import { existsSync } from "node:fs";
 import { systemConfigItem } from "../config/system.ts";
-import { LxtError } from "../util/errors.ts";
+import { LxtError, NotFoundError } from "../util/errors.ts";
 
 export type Mode = "lxt" | "lxc";
 
@@ -60,4 +60,8 @@ export const runDir = (ctx: Context, name: string) => `${ctx.runroot}/${name}`;
 
 export function isDefined(ctx: Context, name: string): boolean {
   return existsSync(configPath(ctx, name));
+}
+
+export function requireDefined(ctx: Context, name: string): void {
+  if (!isDefined(ctx, name)) throw new NotFoundError(`${name} doesn't exist`, `no container \`${name}\` in ${ctx.lxcpath}`);
 }

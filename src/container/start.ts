@@ -5,7 +5,9 @@
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver } from "../cgroup/index.ts";
+import { capsToDrop } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
+import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
 import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
@@ -147,6 +149,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const cg = cgroupDriver().create({ name, spec: spec.cgroup });
     r.add(() => cg.remove());
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
+    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles())));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");

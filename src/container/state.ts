@@ -4,10 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { loadConfig } from "../config/load.ts";
 import { specFromConfig } from "../spec/fromLxcConfig.ts";
 import type { ContainerSpec } from "../spec/types.ts";
-import { readRuntimeState, type RuntimeState } from "../runtime/shim.ts";
+import { readRuntimeState, type RuntimeState } from "../runtime/statefile.ts";
 import { cgroupDriver, type CgroupRecord, type ContainerCgroup } from "../cgroup/index.ts";
 import { NotFoundError } from "../util/errors.ts";
-import { configPath, isDefined, runDir, type Context } from "./context.ts";
+import { configPath, requireDefined, runDir, type Context } from "./context.ts";
 
 export type State = "STOPPED" | "STARTING" | "RUNNING" | "STOPPING" | "ABORTING" | "FREEZING" | "FROZEN" | "THAWED";
 export const STATES: readonly State[] = ["STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN", "THAWED"];
@@ -33,9 +33,7 @@ export function loadSpec(ctx: Context, name: string, opts: { rcfile?: string; de
   return specFromConfig(cfg, { name, lxcpath: ctx.lxcpath, configPath: path });
 }
 
-export function requireDefined(ctx: Context, name: string): void {
-  if (!isDefined(ctx, name)) throw new NotFoundError(`${name} doesn't exist`, `no container \`${name}\` in ${ctx.lxcpath}`);
-}
+export { requireDefined };
 
 export function openCgroup(rundir: string): ContainerCgroup | undefined {
   try {

@@ -4,7 +4,9 @@
 import { CAPS } from "../config/keys.ts";
 import type { ContainerSpec, HookType, Namespace } from "../spec/types.ts";
 
-export type Op = [string, ...string[]];
+import type { Op } from "./encode.ts";
+
+export { encodePlan, type Op } from "./encode.ts";
 
 export const CLONE: Record<Namespace, number> = {
   mnt: 0x20000, uts: 0x4000000, ipc: 0x8000000, user: 0x10000000, pid: 0x20000000, net: 0x40000000, cgroup: 0x2000000, time: 0x80,
@@ -18,7 +20,9 @@ const IGNORED_OPTS = new Set(["defaults", "rw", "auto", "noauto", "nouser", "use
 export const RLIMITS: Record<string, number> = {
   cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9, locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
 };
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { DEFAULT_PATH } from "./attach.ts";
+
+export { DEFAULT_PATH };
 
 export interface PlanInput {
   spec: ContainerSpec;
@@ -170,13 +174,4 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   for (const e of initEnv(spec, caller)) ops.push(["env", e]);
   ops.push(["exec", ...(o.argv?.length ? o.argv : spec.init.cmd)]);
   return ops;
-}
-
-export function encodePlan(ops: Op[]): Uint8Array {
-  const parts: string[] = [];
-  for (const [op, ...args] of ops) {
-    for (const s of [op, ...args]) if (s.includes("\0")) throw new Error(`plan value contains a NUL byte: ${JSON.stringify(s)}`);
-    parts.push(op, String(args.length), ...args);
-  }
-  return new TextEncoder().encode(parts.join("\0") + "\0");
 }

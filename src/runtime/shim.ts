@@ -1,9 +1,12 @@
-// Driving the C shim: write the plan, spawn it, read its status; the run
-// dir's state file written by the monitor; signalling the container.
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Starting a container through the C shim (write the plan, spawn it, follow
+// its events) and talking to its monitor's control socket.
+import { existsSync, writeFileSync } from "node:fs";
 import type { ContainerSpec, Namespace } from "../spec/types.ts";
 import { LxtError, ShimError } from "../util/errors.ts";
-import { buildStartPlan, capsToDrop, encodePlan, type Op } from "./plan.ts";
+import { buildStartPlan, encodePlan } from "./plan.ts";
+import { processAlive, readRuntimeState, shimPath } from "./statefile.ts";
+
+export { processAlive, readRuntimeState, shimPath };
 
 export interface StartOptions {
   spec: ContainerSpec;
@@ -21,54 +24,6 @@ export interface StartOptions {
   hostBeforeExec?: (initPid: number) => Promise<void>;
   sharePaths?: Partial<Record<Namespace, string>>;
   idmapHelpers?: { uid: string; gid: string };
-}
-
-export type RunState = "STARTING" | "RUNNING" | "STOPPING" | "ABORTING" | "STOPPED";
-export interface RuntimeState {
-  state: RunState;
-  initPid?: number;
-  monitorPid?: number;
-  /** wait(2) status of init once it exited */
-  exitStatus?: number;
-  monitorAlive: boolean;
-}
-
-export function shimPath(): string {
-  if (process.env.LXT_SHIM) return process.env.LXT_SHIM;
-  const exe = process.execPath;
-  const cands = [`${exe.slice(0, exe.lastIndexOf("/"))}/../native/build/lxt-shim`, `${import.meta.dir}/../../native/build/lxt-shim`];
-  return cands.find((c) => existsSync(c)) ?? cands[cands.length - 1]!;
-}
-
-/** Start time of a live process (field 22 of /proc/PID/stat); undefined when gone or a zombie. */
-function procStart(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return f[0] === "Z" || f[0] === "X" ? undefined : f[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process that exists and has not exited: a zombie waiting for its reaper counts as gone. */
-export function processAlive(pid: number): boolean {
-  return procStart(pid) !== undefined;
-}
-
-/** Reads RUNDIR/state ("STATE INITPID MONITORPID MONSTART EXIT"); checks the monitor is that same process. */
-export function readRuntimeState(rundir: string): RuntimeState | null {
-  let t: string;
-  try {
-    t = readFileSync(`${rundir}/state`, "utf8");
-  } catch {
-    return null;
-  }
-  const [state, init, mon, start, exit] = t.trim().split(" ");
-  const monitorPid = Number(mon);
-  const alive = monitorPid > 0 && procStart(monitorPid) === start;
-  const ex = Number(exit);
-  return { state: state as RunState, initPid: Number(init) || undefined, monitorPid, exitStatus: ex >= 0 ? ex : undefined, monitorAlive: alive };
 }
 
 interface ShimEvent {
@@ -219,54 +174,3 @@ export async function waitForExit(pid: number): Promise<void> {
   }
 }
 
-export interface AttachOptions {
-  initPid: number;
-  namespaces?: Namespace[];
-  cgroupJoinFiles: string[];
-  env: Record<string, string>;
-  uid: number;
-  gid: number;
-  cwd: string;
-  caps?: ContainerSpec["caps"];
-  noNewPrivs: boolean;
-  argv?: string[];
-}
-
-const NS_ORDER: Namespace[] = ["user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt"];
-
-export async function attach(o: AttachOptions): Promise<number> {
-  const ops: Op[] = [["pid", String(o.initPid)]];
-  for (const ns of NS_ORDER) {
-    if (o.namespaces && !o.namespaces.includes(ns)) continue;
-    try {
-      // enter only the namespaces the container does not share with us
-      if (statSync(`/proc/${o.initPid}/ns/${ns}`).ino === statSync(`/proc/self/ns/${ns}`).ino) continue;
-    } catch {
-      continue;
-    }
-    ops.push(["ns", ns]);
-  }
-  for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
-  if (o.caps) {
-    const d = capsToDrop(o.caps);
-    if (d.length) ops.push(["capdrop", ...d.map(String)]);
-  }
-  if (o.noNewPrivs) ops.push(["nonewprivs"]);
-  ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
-  for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
-  ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);
-  const file = `/tmp/.lxt-attach-${process.pid}-${Date.now()}`;
-  writeFileSync(file, encodePlan(ops), { mode: 0o600 });
-  try {
-    const p = Bun.spawn([shimPath(), "attach", file], { stdio: ["inherit", "inherit", "inherit"] });
-    return await p.exited;
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
-
-/** `lxt console`: the C client connects to the monitor's socket and proxies the terminal. */
-export async function consoleAttach(rundir: string, tty: number, escape: string): Promise<number> {
-  const p = Bun.spawn([shimPath(), "console", `${rundir}/sock`, String(tty), escape], { stdio: ["inherit", "inherit", "inherit"] });
-  return await p.exited;
-}

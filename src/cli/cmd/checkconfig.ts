@@ -1,13 +1,14 @@
 import { runChecks } from "../../container/checkconfig.ts";
-import { shimPath } from "../../runtime/shim.ts";
+import { shimPath } from "../../runtime/statefile.ts";
 import { invocation, out } from "../common.ts";
+import { stdoutTerminal } from "../output.ts";
 import type { Cli } from "../main.ts";
 
 export async function run(argv: string[], cli: Cli): Promise<number> {
   const inv = invocation(argv, cli, { usage: "   (env CONFIG=/path/to/kernel/config to read that file)" });
   if (inv.help) return 0;
   const { checks, configSource } = runChecks(shimPath());
-  const tty = process.stdout.isTTY;
+  const tty = stdoutTerminal().tty;
   const paint = (s: string, c: number) => (tty ? `\x1b[1;${c}m${s}\x1b[0m` : s);
   let s = `Kernel configuration: ${configSource ?? "not found (checked /proc/config.gz, /boot/config-*; results below come from the running system)"}\n`;
   let section = "";

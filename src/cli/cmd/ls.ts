@@ -3,6 +3,7 @@ import { makeContext } from "../../container/context.ts";
 import type { State } from "../../container/state.ts";
 import { err, invocation, out } from "../common.ts";
 import { table } from "../format.ts";
+import { stdoutTerminal } from "../output.ts";
 import type { Cli } from "../main.ts";
 
 const COLUMNS = ["NAME", "STATE", "PID", "RAM", "SWAP", "AUTOSTART", "GROUPS", "INTERFACE", "IPV4", "IPV6", "UNPRIVILEGED"];
@@ -84,9 +85,10 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
     out(table(cols, rows));
     return 0;
   }
-  if (o.line || !process.stdout.isTTY) out(names.map((n) => `${n}\n`).join(""));
+  const term = stdoutTerminal();
+  if (o.line || !term.tty) out(names.map((n) => `${n}\n`).join(""));
   else {
-    const width = process.stdout.columns || 80;
+    const width = term.columns;
     const w = Math.max(0, ...names.map((n) => n.length)) + 2;
     const per = Math.max(1, Math.floor(width / w));
     let s = "";

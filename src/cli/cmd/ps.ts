@@ -3,6 +3,7 @@ import { makeContext } from "../../container/context.ts";
 import { UsageError } from "../args.ts";
 import { invocation, out } from "../common.ts";
 import { table } from "../format.ts";
+import { err } from "../output.ts";
 import type { Cli } from "../main.ts";
 
 export async function run(argv: string[], cli: Cli): Promise<number> {
@@ -24,7 +25,7 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
         return 0;
       }
     }
-    process.stderr.write(`${cli.tool}: pid ${pid} belongs to no container in ${inv.lxcpaths.join(", ")}\n`);
+    err(`${cli.tool}: pid ${pid} belongs to no container in ${inv.lxcpaths.join(", ")}\n`);
     return 1;
   }
   const rows = inv.lxcpaths.flatMap((p) => containerProcesses(makeContext(cli.mode, p), inv.name ? [inv.name] : undefined));

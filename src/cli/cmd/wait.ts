@@ -2,6 +2,7 @@ import { waitState } from "../../container/wait.ts";
 import { STATES, type State } from "../../container/state.ts";
 import { UsageError } from "../args.ts";
 import { invocation } from "../common.ts";
+import { err } from "../output.ts";
 import type { Cli } from "../main.ts";
 
 export async function run(argv: string[], cli: Cli): Promise<number> {
@@ -23,7 +24,7 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
   if (!Number.isFinite(t)) throw new UsageError(`invalid timeout \`${inv.opts.timeout}\``);
   const ok = await waitState(inv.ctx, inv.name!, states as State[], t);
   if (!ok) {
-    process.stderr.write(`${cli.tool}: ${inv.name}: timed out after ${t} s waiting for ${states.join("|")}\n`);
+    err(`${cli.tool}: ${inv.name}: timed out after ${t} s waiting for ${states.join("|")}\n`);
     return 1;
   }
   return 0;

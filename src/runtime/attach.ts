@@ -1,0 +1,60 @@
+// `lxt-shim attach` and `lxt-shim console`: entering a running container.
+// Loads only the plan encoding (not the start machinery): attach is the
+// hottest path after start.
+import { rmSync, statSync, writeFileSync } from "node:fs";
+import type { Namespace } from "../spec/types.ts";
+import { encodePlan, type Op } from "./encode.ts";
+import { shimPath } from "./statefile.ts";
+
+/** PATH for processes lxt starts in a container (LXC's default). */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface AttachOptions {
+  initPid: number;
+  namespaces?: Namespace[];
+  cgroupJoinFiles: string[];
+  env: Record<string, string>;
+  uid: number;
+  gid: number;
+  cwd: string;
+  /** bounding-set capabilities to drop (numbers) */
+  capDrop: number[];
+  noNewPrivs: boolean;
+  argv?: string[];
+}
+
+const NS_ORDER: Namespace[] = ["user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt"];
+
+export async function attach(o: AttachOptions): Promise<number> {
+  const ops: Op[] = [["pid", String(o.initPid)]];
+  for (const ns of NS_ORDER) {
+    if (o.namespaces && !o.namespaces.includes(ns)) continue;
+    try {
+      // enter only the namespaces the container does not share with us
+      if (statSync(`/proc/${o.initPid}/ns/${ns}`).ino === statSync(`/proc/self/ns/${ns}`).ino) continue;
+    } catch {
+      continue;
+    }
+    ops.push(["ns", ns]);
+  }
+  for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
+  if (o.capDrop.length) ops.push(["capdrop", ...o.capDrop.map(String)]);
+  if (o.noNewPrivs) ops.push(["nonewprivs"]);
+  ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
+  for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
+  ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);
+  const file = `/tmp/.lxt-attach-${process.pid}-${Date.now()}`;
+  writeFileSync(file, encodePlan(ops), { mode: 0o600 });
+  try {
+    const p = Bun.spawn([shimPath(), "attach", file], { stdio: ["inherit", "inherit", "inherit"] });
+    return await p.exited;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** `lxt console`: the C client connects to the monitor's socket and proxies the terminal. */
+export async function consoleAttach(rundir: string, tty: number, escape: string): Promise<number> {
+  const p = Bun.spawn([shimPath(), "console", `${rundir}/sock`, String(tty), escape], { stdio: ["inherit", "inherit", "inherit"] });
+  return await p.exited;
+}
