@@ -4,8 +4,8 @@
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cgroupDriver } from "../cgroup/index.ts";
-import { capsToDrop } from "../runtime/plan.ts";
+import { cgroupDriver, detectLayout } from "../cgroup/index.ts";
+import { capsToDrop, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
@@ -107,6 +107,17 @@ function checkMappedRootReach(spec: ContainerSpec): void {
   }
 }
 
+/** The host's cgroup hierarchies as the container mounts them under /sys/fs/cgroup. */
+function cgroupMounts(): CgroupMount[] {
+  const out: CgroupMount[] = [];
+  for (const h of detectLayout().hierarchies) {
+    const dir = h.mountpoint === "/sys/fs/cgroup" ? "" : h.mountpoint.slice(h.mountpoint.lastIndexOf("/") + 1);
+    if (h.unified) out.push({ dir, fstype: "cgroup2", options: "" });
+    else out.push({ dir, fstype: "cgroup", options: h.controllers.map((c) => (c.startsWith("name=") ? `none,${c}` : c)).join(",") });
+  }
+  return out;
+}
+
 /** Who writes the id maps: root writes them itself; other users go through newuidmap/newgidmap. */
 function idmapHelpers(spec: ContainerSpec): { uid: string; gid: string } | undefined {
   if (!spec.namespaces.clone.includes("user") || process.getuid?.() === 0) return undefined;
@@ -161,6 +172,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const res = await shimStart({
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
+      cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,

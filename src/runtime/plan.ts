@@ -24,6 +24,14 @@ import { DEFAULT_PATH } from "./attach.ts";
 
 export { DEFAULT_PATH };
 
+export interface CgroupMount {
+  /** directory under /sys/fs/cgroup: "cpu", "systemd", "unified"; "" for a pure v2 host */
+  dir: string;
+  fstype: "cgroup" | "cgroup2";
+  /** mount data: the v1 controllers ("cpu", "none,name=systemd"); "" for cgroup2 */
+  options: string;
+}
+
 export interface PlanInput {
   spec: ContainerSpec;
   rundir: string;
@@ -39,6 +47,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** the host's cgroup hierarchies, for lxc.mount.auto = cgroup / cgroup2 (v1: one per hierarchy; v2: one) */
+  cgroupMounts?: CgroupMount[];
   /** uid/gid maps are written by newuidmap/newgidmap (not root) */
   idmapHelpers?: { uid: string; gid: string };
 }
@@ -114,6 +124,24 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (a.sys) {
     const ro = a.sys !== "rw" ? MS.RDONLY : 0;
     ops.push(["mkdir", `${R}/sys`, "555"], ["mount", "sysfs", `${R}/sys`, "sysfs", String(MS.NOSUID | MS.NODEV | MS.NOEXEC | ro), ""]);
+  }
+  // The container's own cgroups, mounted inside its cgroup namespace (each
+  // mount's root is the container's cgroup): mixed/ro keep the tmpfs holding
+  // them read-only; ro makes the hierarchies read-only too.
+  const cgMounts = a.cgroup ? (o.cgroupMounts ?? []) : a.cgroup2 ? (o.cgroupMounts ?? []).filter((m) => m.fstype === "cgroup2") : [];
+  if (cgMounts.length) {
+    const base = `${R}/sys/fs/cgroup`;
+    const hierRo = (a.cgroup ? a.cgroup.mode === "ro" : a.cgroup2!.ro) ? MS.RDONLY : 0;
+    const fl = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+    const onlyV2 = cgMounts.length === 1 && cgMounts[0]!.dir === "";
+    ops.push(["mkdirin", R, "sys/fs/cgroup"]);
+    if (!onlyV2) ops.push(["mount", "cgroup", base, "tmpfs", String(fl), "mode=755,size=64k"]);
+    for (const m of cgMounts) {
+      const target = m.dir ? `${base}/${m.dir}` : base;
+      if (m.dir) ops.push(["mkdir", target, "755"]);
+      ops.push(["mount", m.fstype, target, m.fstype, String(fl | hierRo), m.options]);
+    }
+    if (!onlyV2 && (a.cgroup?.mode ?? "mixed") !== "rw") ops.push(["mount", "", base, "", String(MS.REMOUNT | MS.RDONLY | fl), "mode=755,size=64k"]);
   }
   if (spec.autodev) {
     ops.push(["mkdir", `${R}/dev`, "755"], ["mount", "none", `${R}/dev`, "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`]);

@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import type { ContainerSpec, Namespace } from "../spec/types.ts";
 import { LxtError, ShimError } from "../util/errors.ts";
-import { buildStartPlan, encodePlan } from "./plan.ts";
+import { buildStartPlan, encodePlan, type CgroupMount } from "./plan.ts";
 import { processAlive, readRuntimeState, shimPath } from "./statefile.ts";
 
 export { processAlive, readRuntimeState, shimPath };
@@ -23,6 +23,7 @@ export interface StartOptions {
   /** runs after the container's setup, just before init (start-host hooks); a throw aborts the start */
   hostBeforeExec?: (initPid: number) => Promise<void>;
   sharePaths?: Partial<Record<Namespace, string>>;
+  cgroupMounts?: CgroupMount[];
   idmapHelpers?: { uid: string; gid: string };
 }
 

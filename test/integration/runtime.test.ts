@@ -223,6 +223,42 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "u"]);
   });
 
+  it("lxc.mount.auto cgroup:mixed / cgroup:ro: the container's own cgroups under /sys/fs/cgroup", async () => {
+    t.ok(["create", "-n", "g", "-t", "busybox"]); // the template asks for cgroup:mixed
+    t.ok(["start", "-n", "g"]);
+    const mounts = t.ok(["attach", "-n", "g", "--", "cat", "/proc/mounts"]);
+    expect(mounts).toMatch(/^cgroup \/sys\/fs\/cgroup tmpfs ro,/m);
+    expect(mounts).toMatch(/^cgroup \/sys\/fs\/cgroup\/pids cgroup rw,/m);
+    // the mount's root is the container's cgroup: init is in it, no host process is
+    const procs = t.ok(["attach", "-n", "g", "--", "cat", "/sys/fs/cgroup/pids/cgroup.procs"]).trim().split("\n").map(Number);
+    expect(procs).toContain(1);
+    expect(Math.max(...procs)).toBeLessThan(100);
+    expect(t.lxt(["attach", "-n", "g", "--", "mkdir", "/sys/fs/cgroup/x"]).code).not.toBe(0); // mixed: the tmpfs is read-only
+    expect(t.lxt(["attach", "-n", "g", "--", "mkdir", "/sys/fs/cgroup/pids/sub"]).code).toBe(0); // its own hierarchy is writable
+    expect(t.lxt(["attach", "-n", "g", "--", "rmdir", "/sys/fs/cgroup/pids/sub"]).code).toBe(0);
+    t.ok(["stop", "-n", "g", "-k"]);
+    writeFileSync(`${t.lxcpath}/g/config`, readFileSync(`${t.lxcpath}/g/config`, "utf8").replace("cgroup:mixed", "cgroup:ro"));
+    t.ok(["start", "-n", "g"]);
+    expect(t.ok(["attach", "-n", "g", "--", "cat", "/proc/mounts"])).toMatch(/^cgroup \/sys\/fs\/cgroup\/pids cgroup ro,/m);
+    expect(t.lxt(["attach", "-n", "g", "--", "mkdir", "/sys/fs/cgroup/pids/sub"]).code).not.toBe(0);
+    t.ok(["stop", "-n", "g", "-k"]);
+    t.ok(["destroy", "-n", "g"]);
+  });
+
+  it("stop -r reboots: init ends, the monitor's cleanup starts the container again", async () => {
+    t.ok(["create", "-n", "r", "-t", "busybox"]);
+    t.ok(["start", "-n", "r"]);
+    const before = Number(t.ok(["info", "-n", "r", "-p", "-H"]).trim());
+    t.ok(["stop", "-n", "r", "-r", "-t", "20"]);
+    expect(t.ok(["info", "-n", "r", "-s", "-H"]).trim()).toBe("RUNNING");
+    const after = Number(t.ok(["info", "-n", "r", "-p", "-H"]).trim());
+    expect(after).not.toBe(before);
+    expect(existsSync(`/proc/${before}`)).toBe(false);
+    expect(t.ok(["attach", "-n", "r", "--", "hostname"]).trim()).toBe("r");
+    t.ok(["stop", "-n", "r", "-k"]);
+    t.ok(["destroy", "-n", "r"]);
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;

@@ -73,6 +73,22 @@ describe("start plan", () => {
     expect(p).toContainEqual(["log", "/log/c", String(1 << 20), "1"]);
     expect(p).toContainEqual(["sock", "/run/x/sock"]);
   });
+  test("lxc.mount.auto cgroup: a read-only tmpfs with each host hierarchy mounted inside the cgroup namespace", () => {
+    const spec = mk("lxc.rootfs.path = /r\nlxc.mount.auto = sys:mixed cgroup:mixed\n");
+    const cgroupMounts = [{ dir: "pids", fstype: "cgroup" as const, options: "pids" }, { dir: "systemd", fstype: "cgroup" as const, options: "none,name=systemd" }, { dir: "unified", fstype: "cgroup2" as const, options: "" }];
+    const p = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], cgroupMounts });
+    const fl = 2 | 4 | 8;
+    expect(p).toContainEqual(["mount", "cgroup", "/r/sys/fs/cgroup", "tmpfs", String(fl), "mode=755,size=64k"]);
+    expect(p).toContainEqual(["mount", "cgroup", "/r/sys/fs/cgroup/systemd", "cgroup", String(fl), "none,name=systemd"]);
+    expect(p).toContainEqual(["mount", "cgroup2", "/r/sys/fs/cgroup/unified", "cgroup2", String(fl), ""]);
+    const ops = p.map((o) => o.slice(0, 3).join(" "));
+    expect(ops.indexOf("mount sysfs /r/sys")).toBeLessThan(ops.indexOf("mount cgroup /r/sys/fs/cgroup"));
+    expect(p).toContainEqual(["mount", "", "/r/sys/fs/cgroup", "", String(32 | 1 | fl), "mode=755,size=64k"]);
+    // a pure v2 host: cgroup2 right on /sys/fs/cgroup, no tmpfs
+    const v2 = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], cgroupMounts: [{ dir: "", fstype: "cgroup2", options: "" }] });
+    expect(v2).toContainEqual(["mount", "cgroup2", "/r/sys/fs/cgroup", "cgroup2", String(fl), ""]);
+    expect(v2.some((o) => o[3] === "tmpfs" && o[2] === "/r/sys/fs/cgroup")).toBe(false);
+  });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
     expect(capsToDrop({ mode: "keep", names: ["sys_admin"] })).not.toContain(21);
