@@ -110,7 +110,9 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     }
   };
   hooks("pre-mount");
-  ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
+  // R = "": the host's root (no lxc.rootfs.path): no rootfs mount, no pivot, no autodev
+  const hostRoot = R === "";
+  if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;
   if (a.proc) {
@@ -134,7 +136,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     const hierRo = (a.cgroup ? a.cgroup.mode === "ro" : a.cgroup2!.ro) ? MS.RDONLY : 0;
     const fl = MS.NOSUID | MS.NODEV | MS.NOEXEC;
     const onlyV2 = cgMounts.length === 1 && cgMounts[0]!.dir === "";
-    ops.push(["mkdirin", R, "sys/fs/cgroup"]);
+    ops.push(["mkdirin", R || "/", "sys/fs/cgroup"]);
     if (!onlyV2) ops.push(["mount", "cgroup", base, "tmpfs", String(fl), "mode=755,size=64k"]);
     for (const m of cgMounts) {
       const target = m.dir ? `${base}/${m.dir}` : base;
@@ -143,7 +145,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     }
     if (!onlyV2 && (a.cgroup?.mode ?? "mixed") !== "rw") ops.push(["mount", "", base, "", String(MS.REMOUNT | MS.RDONLY | fl), "mode=755,size=64k"]);
   }
-  if (spec.autodev) {
+  if (spec.autodev && !hostRoot) {
     ops.push(["mkdir", `${R}/dev`, "755"], ["mount", "none", `${R}/dev`, "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`]);
     for (const [n, maj, min] of [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]] as const) {
       // a user namespace cannot mknod: bind the host's nodes instead, as LXC does
@@ -156,8 +158,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     ops.push(["symlink", "/proc/self/fd/0", `${R}/dev/stdin`], ["symlink", "/proc/self/fd/1", `${R}/dev/stdout`], ["symlink", "/proc/self/fd/2", `${R}/dev/stderr`]);
   }
   // pty PATH N: a monitor-held pty bound on PATH; N is LXC's tty number (0 = console)
-  if (spec.console.path !== "none" && o.mode !== "execute") ops.push(["pty", `${R}/dev/console`, "0"]);
-  if (o.mode !== "execute")
+  if (spec.console.path !== "none" && o.mode !== "execute" && !hostRoot) ops.push(["pty", `${R}/dev/console`, "0"]);
+  if (o.mode !== "execute" && !hostRoot)
     for (let i = 1; i <= spec.tty.max; i++) {
       if (spec.tty.dir) {
         ops.push(["mkdir", `${R}/dev/${spec.tty.dir}`, "755"], ["pty", `${R}/dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
@@ -169,8 +171,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   for (const m of spec.mount.entries) {
     const rel = m.target.replace(/^\/+/, "").replace(/\/+$/, "");
     const optional = m.options.includes("optional") ? ["optional"] : [];
-    if (m.options.includes("create=dir")) ops.push(["mkdirin", R, rel]);
-    if (m.options.includes("create=file")) ops.push(["mkfilein", R, rel]);
+    if (m.options.includes("create=dir")) ops.push(["mkdirin", R || "/", rel]);
+    if (m.options.includes("create=file")) ops.push(["mkfilein", R || "/", rel]);
     let flags = 0;
     const data: string[] = [];
     for (const opt of m.options) {
@@ -180,14 +182,14 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     const src = m.options.includes("relative") ? `${R}/${m.source.replace(/^\/+/, "")}` : m.source;
     const bind = (flags & MS.BIND) !== 0;
     // a bind mount ignores MS_RDONLY: it is made read-only by a remount after
-    ops.push(["mountin", R, rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
-    if (bind && flags & MS.RDONLY) ops.push(["mountin", R, rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
+    ops.push(["mountin", R || "/", rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
+    if (bind && flags & MS.RDONLY) ops.push(["mountin", R || "/", rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
   }
   hooks("mount");
-  if (spec.autodev) hooks("autodev");
-  if (spec.rootfs.options.includes("ro")) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
+  if (spec.autodev && !hostRoot) hooks("autodev");
+  if (spec.rootfs.options.includes("ro") && !hostRoot) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
 
-  ops.push(["pivot", R]);
+  if (!hostRoot) ops.push(["pivot", R]);
   if (clone.includes("uts")) ops.push(["hostname", spec.hostname]);
   for (const s of spec.sysctls) ops.push(["write", `/proc/sys/${s.key.replaceAll(".", "/")}`, s.value]);
   for (const p of spec.proc) ops.push(["write", `/proc/self/${p.key}`, p.value]);

@@ -56,7 +56,8 @@ export function specFromConfig(cfg: Config, ctx: { name: string; lxcpath: string
   const sig = (k: string, d: number) => (g(k) ? (parseSignalValue(g(k)!) ?? d) : d);
   const dir = `${ctx.lxcpath}/${ctx.name}`;
 
-  const rootSpec = g("lxc.rootfs.path") || `${dir}/rootfs`;
+  // no lxc.rootfs.path: the container shares the host's root file system (as in LXC)
+  const rootSpec = g("lxc.rootfs.path") || "/";
   const pm = /^([a-z]+):(.*)$/.exec(rootSpec);
   let type = pm ? pm[1]! : rootSpec.startsWith("/dev/") ? "blockdev" : "dir";
   if (type === "overlayfs") type = "overlay";

@@ -259,6 +259,16 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "r"]);
   });
 
+  it("execute without a container: -f CONFIG with no rootfs shares the host's root in new namespaces; nothing is left", async () => {
+    const conf = `${t.dir}/app.conf`;
+    writeFileSync(conf, "lxc.uts.name = app\nlxc.mount.auto = proc:mixed\n");
+    const r = t.lxt(["execute", "-n", "app", "-f", conf, "--", "/bin/sh", "-c", "hostname; cat /proc/1/comm; exit 3"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout.trim().split("\n")).toEqual(["app", "lxt-shim"]);
+    expect(existsSync(`${t.lxcpath}/app`)).toBe(false);
+    expect(readdirSync(t.rundir).flatMap((d) => readdirSync(`${t.rundir}/${d}`))).toEqual([]); // no run dir left
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;

@@ -79,7 +79,8 @@ describe("values LXC accepts", () => {
     const s = specFromConfig(load(""), { name: "web", lxcpath: "/var/lib/lxt", configPath: "x" });
     expect(s.hostname).toBe("web");
     expect(s.init.cmd).toEqual(["/sbin/init"]);
-    expect(s.rootfs).toMatchObject({ type: "dir", path: "/var/lib/lxt/web/rootfs" });
+    // no lxc.rootfs.path: the host's root, as in LXC
+    expect(s.rootfs).toMatchObject({ type: "dir", path: "/" });
     expect(s.namespaces.clone.sort()).toEqual(["cgroup", "ipc", "mnt", "net", "pid", "uts"]);
     expect(s.signals).toEqual({ halt: 30, reboot: 2, stop: 9, pdeath: 9 });
   });

@@ -89,6 +89,15 @@ describe("start plan", () => {
     expect(v2).toContainEqual(["mount", "cgroup2", "/r/sys/fs/cgroup", "cgroup2", String(fl), ""]);
     expect(v2.some((o) => o[3] === "tmpfs" && o[2] === "/r/sys/fs/cgroup")).toBe(false);
   });
+  test("no lxc.rootfs.path: the host's root, no rootfs bind, no pivot, no autodev or console pty", () => {
+    const p = plan("lxc.mount.auto = proc:mixed\nlxc.autodev = 1\nlxc.mount.entry = tmpfs tmp tmpfs defaults,create=dir 0 0\n");
+    const ops = p.map((o) => o[0]);
+    expect(ops).not.toContain("pivot");
+    expect(ops).not.toContain("pty");
+    expect(ops).not.toContain("mknod");
+    expect(p).toContainEqual(["mount", "proc", "/proc", "proc", String(2 | 4 | 8), ""]);
+    expect(p).toContainEqual(["mkdirin", "/", "tmp"]);
+  });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
     expect(capsToDrop({ mode: "keep", names: ["sys_admin"] })).not.toContain(21);
