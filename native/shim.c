@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <poll.h>
+#include <dirent.h>
+#include <limits.h>
 #include <termios.h>
 #include <time.h>
 #ifndef SYS_close_range
@@ -512,6 +514,52 @@ static int monitor_loop(pid_t c, int lsock, int fg_console) {
 	return st;
 }
 
+/* ---- the monitor's own cleanup (see cmd_start's end) ---- */
+static void kill_tree(const char *dir) { /* SIGKILL every process left in a cgroup and below */
+	char p[PATH_MAX], b[4096];
+	snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, b, sizeof b - 1); close(fd);
+		if (n > 0) { b[n] = 0; for (char *t = strtok(b, "\n"); t; t = strtok(NULL, "\n")) kill(atoi(t), SIGKILL); }
+	}
+	DIR *d = opendir(dir);
+	if (!d) return;
+	for (struct dirent *e; (e = readdir(d));) if (e->d_type == DT_DIR && e->d_name[0] != '.') { snprintf(p, sizeof p, "%s/%s", dir, e->d_name); kill_tree(p); }
+	closedir(d);
+}
+static int rm_tree(const char *dir) { /* rmdir depth first (cgroups the container made inside its own) */
+	DIR *d = opendir(dir);
+	if (!d) return errno == ENOENT ? 0 : -1;
+	char p[PATH_MAX];
+	for (struct dirent *e; (e = readdir(d));) if (e->d_type == DT_DIR && e->d_name[0] != '.') { snprintf(p, sizeof p, "%s/%s", dir, e->d_name); rm_tree(p); }
+	closedir(d);
+	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
+}
+static int fast_cleanup(struct rec *r) { /* fastcleanup THAWFILE THAWVALUE CGROUPDIR... */
+	if (r->argc < 2) return -1;
+	if (r->argv[0][0]) { int fd = open(r->argv[0], O_WRONLY | O_CLOEXEC); if (fd >= 0) { if (write(fd, r->argv[1], strlen(r->argv[1])) < 0) {} close(fd); } }
+	for (int attempt = 0; attempt < 40; attempt++) {
+		int busy = 0;
+		for (int j = 2; j < r->argc; j++) {
+			kill_tree(r->argv[j]);
+			if (rm_tree(r->argv[j]) < 0) { if (errno != EBUSY) return -1; busy = 1; }
+		}
+		if (!busy) return 0;
+		usleep(attempt < 10 ? 5000 : 50000); /* the killed are still exiting */
+	}
+	return -1;
+}
+static void remove_rundir(void) { /* the state file last: its absence means STOPPED as well */
+	DIR *d = opendir(rundir);
+	if (!d) return;
+	for (struct dirent *e; (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "state")) unlinkat(dirfd(d), e->d_name, 0);
+	unlinkat(dirfd(d), "state", 0);
+	closedir(d);
+	rmdir(rundir);
+}
+
 /* uid_map/gid_map: written directly as root, else through newuidmap/newgidmap. */
 static void write_idmap(pid_t c, struct rec *r) { /* idmap u|g HELPER|direct LINE... */
 	int gid = r->argv[0][0] == 'g';
@@ -686,6 +734,14 @@ static int cmd_start(const char *plan) {
 	restore_tty();
 	if (hdr("sock")) unlink(hdr("sock"));
 	set_state("STOPPED", c, st);
+	/* fastcleanup: the host side has nothing to do but remove the cgroups and
+	 * the run dir, so the monitor does it; a reboot (init killed by SIGHUP:
+	 * reboot(2) in a pid namespace) or a failure goes to `lxt __cleanup` */
+	int rebooted = WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP;
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "fastcleanup") && daemon && !rebooted && fast_cleanup(&recs[i]) == 0) {
+		remove_rundir();
+		return 0;
+	}
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
 		/* everything closes but the waiters' connections, moved to 100.. */
 		int nw = 0;

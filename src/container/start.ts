@@ -4,7 +4,7 @@
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cgroupDriver, detectLayout } from "../cgroup/index.ts";
+import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
 import { capsToDrop, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
@@ -107,6 +107,26 @@ function checkMappedRootReach(spec: ContainerSpec): void {
   }
 }
 
+/**
+ * Whether stopping needs `lxt __cleanup` for more than removing the cgroups
+ * and the run dir (which the monitor does itself, saving a Bun start on every
+ * stop). Anything that leaves host-side state to undo belongs here.
+ */
+function hostCleanupNeeded(spec: ContainerSpec): boolean {
+  return (
+    spec.hooks["post-stop"].length > 0 ||
+    spec.ephemeral ||
+    spec.rootfs.type !== "dir" ||
+    spec.nics.some((n) => n.type !== "empty" && n.type !== "none")
+  );
+}
+
+/** What the monitor removes itself: the container's cgroup directories, thawed first. */
+function monitorCleanup(rec: CgroupRecord): { thaw?: [string, string]; cgroupDirs: string[] } {
+  if (rec.version === 2) return { thaw: [`${rec.paths.unified}/cgroup.freeze`, "0"], cgroupDirs: [rec.paths.unified!] };
+  return { thaw: rec.paths.freezer ? [`${rec.paths.freezer}/freezer.state`, "THAWED"] : undefined, cgroupDirs: [...new Set(Object.values(rec.paths))] };
+}
+
 /** The host's cgroup hierarchies as the container mounts them under /sys/fs/cgroup. */
 function cgroupMounts(): CgroupMount[] {
   const out: CgroupMount[] = [];
@@ -172,6 +192,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const res = await shimStart({
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
+      fastCleanup: hostCleanupNeeded(spec) ? undefined : monitorCleanup(cg.record()),
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)

@@ -39,6 +39,12 @@ export interface PlanInput {
   mode: "daemon" | "foreground" | "execute";
   argv?: string[];
   cleanupArgv: string[];
+  /**
+   * The host has nothing to undo but the cgroups and the run dir: the monitor
+   * removes them itself (thaw file and value first) instead of running
+   * `lxt __cleanup`, except after a reboot.
+   */
+  fastCleanup?: { thaw?: [string, string]; cgroupDirs: string[] };
   /** the monitor stops after clone until the host has done its part (NICs) */
   syncClone?: boolean;
   /** init stops after its setup, before exec, until the host has done its part (start-host hooks) */
@@ -82,6 +88,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
+  if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
   // the monitor moves init into its cgroup and writes its id maps before init runs
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   const userns = clone.includes("user");

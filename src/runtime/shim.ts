@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import type { ContainerSpec, Namespace } from "../spec/types.ts";
 import { LxtError, ShimError } from "../util/errors.ts";
-import { buildStartPlan, encodePlan, type CgroupMount } from "./plan.ts";
+import { buildStartPlan, encodePlan, type CgroupMount, type PlanInput } from "./plan.ts";
 import { processAlive, readRuntimeState, shimPath } from "./statefile.ts";
 
 export { processAlive, readRuntimeState, shimPath };
@@ -24,6 +24,7 @@ export interface StartOptions {
   hostBeforeExec?: (initPid: number) => Promise<void>;
   sharePaths?: Partial<Record<Namespace, string>>;
   cgroupMounts?: CgroupMount[];
+  fastCleanup?: PlanInput["fastCleanup"];
   idmapHelpers?: { uid: string; gid: string };
 }
 
