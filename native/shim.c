@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -261,6 +262,11 @@ static int run_ops(int execute_mode) {
 			if (setgroups(0, NULL) < 0 && errno != EPERM) die("setgroups", "");
 		} else if (!strcmp(r->op, "henv")) { if (nhenv < MAXREC - 1) henv[nhenv++] = a[0]; }
 		else if (!strcmp(r->op, "hook")) run_hook(a[0], a[1], henv);
+		else if (!strcmp(r->op, "keyring")) { /* a fresh session keyring, not the host's (lxc.keyring.session) */
+			if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES) die("keyring", "join a new session keyring");
+		} else if (!strcmp(r->op, "schedcore")) { /* lxc.sched.core: the container is its own core-scheduling domain */
+			if (prctl(62 /* PR_SCHED_CORE */, 1 /* CREATE */, 0, 1 /* PIDTYPE_TGID */, 0) < 0) die("sched.core", "PR_SCHED_CORE_CREATE");
+		} else if (!strcmp(r->op, "personality")) { if (personality(strtoul(a[0], 0, 0)) < 0) die("personality", a[0]); }
 		else if (!strcmp(r->op, "barrier")) { /* wait while the host runs its part (start-host hooks) */
 			status("{\"event\":\"barrier\"}");
 			char x = 0;
@@ -650,6 +656,17 @@ static int cmd_start(const char *plan) {
 	if (syncp) { /* the host acts between clone and init (NICs, start-host hooks) */
 		unlink(syncp);
 		if (mkfifo(syncp, 0600) < 0 || (sync_fd = open(syncp, O_RDWR | O_CLOEXEC)) < 0) die("sync", syncp);
+	}
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "timens")) { /* timens BOOT_NS MONOTONIC_NS: for the children */
+		if (unshare(0x80 /* CLONE_NEWTIME */) < 0) die("time namespace", "unshare");
+		long long b = atoll(recs[i].argv[0]), m = atoll(recs[i].argv[1]);
+		/* seconds may be negative, nanoseconds must be 0..999999999 */
+		long long ms = m / 1000000000LL, mn = m % 1000000000LL, bs = b / 1000000000LL, bn = b % 1000000000LL;
+		if (mn < 0) { ms--; mn += 1000000000LL; }
+		if (bn < 0) { bs--; bn += 1000000000LL; }
+		char off[128];
+		snprintf(off, sizeof off, "monotonic %lld %lld\nboottime %lld %lld\n", ms, mn, bs, bn);
+		write_file("/proc/self/timens_offsets", off, "time offsets");
 	}
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pidns")) { /* lxc.namespace.share.pid */
 		int fd = open(recs[i].argv[0], O_RDONLY | O_CLOEXEC);

@@ -51,10 +51,12 @@ export interface AttachRecord {
   capDrop: number[];
   noNewPrivs: boolean;
   cgroupJoinFiles: string[];
+  /** personality(2) of the container (lxc.arch), applied to attached processes as lxc-attach does */
+  personality?: number;
 }
 
-export function attachRecord(spec: ContainerSpec, capDrop: number[], cgroupJoinFiles: string[]): AttachRecord {
-  return { environment: spec.environment, capDrop, noNewPrivs: spec.noNewPrivs, cgroupJoinFiles };
+export function attachRecord(spec: ContainerSpec, capDrop: number[], cgroupJoinFiles: string[], personality?: number): AttachRecord {
+  return { environment: spec.environment, capDrop, noNewPrivs: spec.noNewPrivs, cgroupJoinFiles, personality };
 }
 
 function runningInit(ctx: Context, name: string): number {
@@ -74,9 +76,9 @@ async function resolveRecord(ctx: Context, name: string, rcfile: string | undefi
     }
   }
   const { loadSpec, openCgroup } = await import("./state.ts");
-  const { capsToDrop } = await import("../runtime/plan.ts");
+  const { capsToDrop, personalityOf } = await import("../runtime/plan.ts");
   const spec = loadSpec(ctx, name, { rcfile });
-  return attachRecord(spec, capsToDrop(spec.caps), openCgroup(rundir)?.joinFiles() ?? []);
+  return attachRecord(spec, capsToDrop(spec.caps), openCgroup(rundir)?.joinFiles() ?? [], personalityOf(spec));
 }
 
 export async function attach(ctx: Context, name: string, req: AttachRequest): Promise<number> {
@@ -92,6 +94,7 @@ export async function attach(ctx: Context, name: string, req: AttachRequest): Pr
     cwd: "/",
     capDrop: req.elevated ? [] : rec.capDrop,
     noNewPrivs: rec.noNewPrivs,
+    personality: rec.personality,
     argv: req.command,
   });
 }

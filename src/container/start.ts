@@ -5,7 +5,7 @@
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
-import { capsToDrop, type CgroupMount } from "../runtime/plan.ts";
+import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
@@ -180,7 +180,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const cg = cgroupDriver().create({ name, spec: spec.cgroup });
     r.add(() => cg.remove());
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
-    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles())));
+    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec))));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");

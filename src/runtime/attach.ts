@@ -19,6 +19,7 @@ export interface AttachOptions {
   cwd: string;
   /** bounding-set capabilities to drop (numbers) */
   capDrop: number[];
+  personality?: number;
   noNewPrivs: boolean;
   argv?: string[];
 }
@@ -40,6 +41,7 @@ export async function attach(o: AttachOptions): Promise<number> {
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   if (o.capDrop.length) ops.push(["capdrop", ...o.capDrop.map(String)]);
   if (o.noNewPrivs) ops.push(["nonewprivs"]);
+  if (o.personality !== undefined) ops.push(["personality", String(o.personality)]);
   ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
   for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
   ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);

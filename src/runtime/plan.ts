@@ -24,6 +24,16 @@ import { DEFAULT_PATH } from "./attach.ts";
 
 export { DEFAULT_PATH };
 
+/** lxc.arch values (normalized) that run under PER_LINUX32 on a 64-bit host */
+const PERSONALITY32 = new Set(["i686", "armv7l", "mips", "ppc"]);
+/** personality(2) value for lxc.arch on this host: PER_LINUX32 (8) for a 32-bit arch on a 64-bit host */
+export function personalityOf(spec: ContainerSpec): number | undefined {
+  return spec.arch && PERSONALITY32.has(spec.arch) && !PERSONALITY32.has(hostArch()) ? 8 : undefined;
+}
+function hostArch(): string {
+  return process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch === "ia32" ? "i686" : process.arch;
+}
+
 export interface CgroupMount {
   /** directory under /sys/fs/cgroup: "cpu", "systemd", "unified"; "" for a pure v2 host */
   dir: string;
@@ -82,7 +92,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const R = (spec.rootfs.mount ?? spec.rootfs.path).replace(/\/+$/, "");
   const ops: Op[] = [];
   const clone = spec.namespaces.clone;
-  const cloneFlags = clone.filter((n) => n !== "cgroup").reduce((a, n) => a | CLONE[n], 0);
+  // cgroup is unshared after the join; time cannot be given to clone(2) (the monitor unshares it)
+  const cloneFlags = clone.filter((n) => n !== "cgroup" && n !== "time").reduce((a, n) => a | CLONE[n], 0);
   ops.push(["rundir", o.rundir], ["status", "3"], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
   ops.push(["sock", `${o.rundir}/sock`]);
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
@@ -102,6 +113,9 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   // shared namespaces: the pid namespace is entered by the monitor before clone, the rest by init (user first)
   const share = o.sharePaths ?? {};
   if (share.pid) ops.push(["pidns", share.pid]);
+  // lxc.time.offset.*: the monitor enters a new time namespace for its children, with these offsets
+  if (clone.includes("time") || spec.time.bootNs !== undefined || spec.time.monotonicNs !== undefined)
+    ops.push(["timens", String(spec.time.bootNs ?? 0n), String(spec.time.monotonicNs ?? 0n)]);
   for (const ns of ["user", "mnt", "uts", "ipc", "net", "cgroup", "time"] as Namespace[])
     if (share[ns]) ops.push(["setns", share[ns]!, String(CLONE[ns])]);
   if (userns) ops.push(["nsroot"]);
@@ -194,7 +208,9 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   }
   hooks("mount");
   if (spec.autodev && !hostRoot) hooks("autodev");
-  if (spec.rootfs.options.includes("ro") && !hostRoot) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), ""]);
+  // lxc.rootfs.options: ro, nosuid, nodev, noexec, noatime... applied to the rootfs bind
+  const rootFlags = spec.rootfs.options.reduce((f, opt) => f | (opt !== "bind" && opt !== "rbind" ? (FLAG_OPTS[opt] ?? 0) : 0), 0);
+  if (rootFlags && !hostRoot) ops.push(["mount", "", R, "", String(MS.BIND | MS.REMOUNT | rootFlags), ""]);
 
   if (!hostRoot) ops.push(["pivot", R]);
   if (clone.includes("uts")) ops.push(["hostname", spec.hostname]);
@@ -205,6 +221,10 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (drop.length) ops.push(["capdrop", ...drop.map(String)]);
   if (spec.noNewPrivs) ops.push(["nonewprivs"]);
   if (o.syncExec) ops.push(["barrier"]);
+  if (spec.keyringSession) ops.push(["keyring"]);
+  if (spec.schedCore) ops.push(["schedcore"]);
+  const pers = personalityOf(spec);
+  if (pers !== undefined) ops.push(["personality", String(pers)]);
   hooks("start"); // inside the container, as root, just before init's ids are set
   ops.push(["ids", String(spec.init.gid), String(spec.init.uid), ...spec.init.groups.map(String)]);
   ops.push(["chdir", spec.init.cwd]);

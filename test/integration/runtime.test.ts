@@ -269,6 +269,21 @@ describe("runtime", () => {
     expect(readdirSync(t.rundir).flatMap((d) => readdirSync(`${t.rundir}/${d}`))).toEqual([]); // no run dir left
   });
 
+  it("lxc.time.offset.*, lxc.arch, lxc.rootfs.options reach the container", async () => {
+    t.ok(["create", "-n", "k", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/k/config`, "lxc.time.offset.boot = 1000h\nlxc.time.offset.monotonic = -5s\nlxc.arch = i686\nlxc.rootfs.options = nosuid,nodev\n");
+    t.ok(["start", "-n", "k"]);
+    const uptime = Number(t.ok(["attach", "-n", "k", "--", "cut", "-d", " ", "-f1", "/proc/uptime"]).trim());
+    expect(uptime).toBeGreaterThan(3600000);
+    expect(t.ok(["attach", "-n", "k", "--", "cat", "/proc/self/timens_offsets"]).replace(/\s+/g, " ").trim()).toBe("monotonic -5 0 boottime 3600000 0");
+    expect(t.ok(["attach", "-n", "k", "--", "uname", "-m"]).trim()).toBe("i686"); // attach takes the container's personality
+    const pid = Number(t.ok(["info", "-n", "k", "-p", "-H"]).trim());
+    expect(readFileSync(`/proc/${pid}/personality`, "utf8").trim()).toBe("00000008");
+    expect(t.ok(["attach", "-n", "k", "--", "grep", " / ", "/proc/mounts"])).toMatch(/nosuid,nodev/);
+    t.ok(["stop", "-n", "k", "-k"]);
+    t.ok(["destroy", "-n", "k"]);
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;

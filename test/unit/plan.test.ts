@@ -98,6 +98,18 @@ describe("start plan", () => {
     expect(p).toContainEqual(["mount", "proc", "/proc", "proc", String(2 | 4 | 8), ""]);
     expect(p).toContainEqual(["mkdirin", "/", "tmp"]);
   });
+  test("time namespace by the monitor (never a clone flag), keyring, personality, rootfs options", () => {
+    const p = plan("lxc.rootfs.path = /r\nlxc.time.offset.boot = 2s\nlxc.arch = i386\nlxc.rootfs.options = ro,nosuid\nlxc.sched.core = 1\n");
+    expect(p).toContainEqual(["timens", "2000000000", "0"]);
+    expect(Number(p.find((o) => o[0] === "clone")![1]) & 0xff).toBe(0); // 0x80 would be read as an exit signal by clone(2)
+    expect(p).toContainEqual(["keyring"]);
+    expect(p).toContainEqual(["schedcore"]);
+    expect(p).toContainEqual(["personality", "8"]);
+    expect(p).toContainEqual(["mount", "", "/r", "", String(0x1000 | 32 | 1 | 2), ""]);
+    const q = plan("lxc.rootfs.path = /r\nlxc.keyring.session = 0\nlxc.namespace.clone = mnt pid time\n");
+    expect(q.some((o) => o[0] === "keyring")).toBe(false);
+    expect(q).toContainEqual(["timens", "0", "0"]);
+  });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
     expect(capsToDrop({ mode: "keep", names: ["sys_admin"] })).not.toContain(21);
