@@ -4,6 +4,7 @@ import { COMMON, parseArgs, UsageError, type OptSpec, type Parsed } from "./args
 import { checkName, makeContext, type Context } from "../container/context.ts";
 import type { Cli } from "./main.ts";
 import { err, out } from "./output.ts";
+import { LEVELS, parseLevel, setupLog } from "../util/log.ts";
 
 export interface CommandDef {
   usage: string;
@@ -30,6 +31,10 @@ export function invocation(argv: string[], cli: Cli, def: CommandDef): Invocatio
     return { ...p, ctx, lxcpaths, help };
   }
   let name = p.opts.name as string | undefined;
+  const lvl = p.opts.logpriority as string | undefined;
+  const level = lvl === undefined ? undefined : parseLevel(lvl);
+  if (lvl !== undefined && level === undefined) throw new UsageError(`invalid log priority \`${lvl}\``, `use one of ${LEVELS.join(", ")} (or 0-8)`);
+  setupLog(cli.tool, name, p.opts.logfile as string | undefined, level);
   if (def.needsName) {
     if (!name) throw new UsageError(`${cli.tool}: missing container name, use --name option`, `usage: ${cli.tool} ${def.usage}`);
     name = checkName(name);

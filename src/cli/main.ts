@@ -5,6 +5,7 @@
 import { LxtError } from "../util/errors.ts";
 import { UsageError } from "./args.ts";
 import { err, out } from "./output.ts";
+import { log } from "../util/log.ts";
 import type { Mode } from "../container/context.ts";
 
 export interface Cli {
@@ -53,6 +54,7 @@ function usage(): string {
 
 export function printError(cli: Cli, e: unknown): number {
   const prefix = cli.name ? `${cli.tool}: ${cli.name}: ` : `${cli.tool}: `;
+  log("ERROR", cli.tool.replace(/^lxt |^lxc-/, ""), e instanceof Error ? e.message : String(e));
   if (e instanceof LxtError) {
     const msg = e instanceof UsageError ? e.message.replace(/^[^:]+: /, "") : e.message;
     err(`${prefix}${msg}\n`);

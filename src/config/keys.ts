@@ -1,6 +1,8 @@
 // Every LXC config key lxt knows: its kind (scalar: last line wins; list:
 // lines accumulate, an empty value clears) and its validator. Legacy pre-2.1
 // keys map to modern names. Source: ../shared/reference/lxc-config-keys.md.
+import { LEVELS, parseLevel } from "../util/log.ts";
+
 export type Validator = (v: string) => string | undefined; // an error message, or undefined when valid
 
 const bool: Validator = (v) => (v === "0" || v === "1" ? undefined : "must be 0 or 1");
@@ -72,8 +74,7 @@ export const ARCHES: Record<string, string> = {
   riscv64: "riscv64", s390x: "s390x", x86_64: "x86_64",
 };
 const arch: Validator = (v) => (ARCHES[v] ? undefined : `Unsupported personality "${v}"`);
-const LEVELS = ["TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "CRIT", "ALERT", "FATAL"];
-const logLevel: Validator = (v) => (/^[0-8]$/.test(v) || LEVELS.includes(v.toUpperCase()) ? undefined : `must be 0-8 or one of ${LEVELS.join(" ")}`);
+const logLevel: Validator = (v) => (parseLevel(v) !== undefined ? undefined : `must be 0-8 or one of ${LEVELS.join(" ")}`);
 const size: Validator = (v) => (/^\d+\s*([kmg]b?)?$/i.test(v) || v === "auto" ? undefined : "must be a size like 512, 128KB, 1MB");
 const timeOffset: Validator = (v) => (/^-?\d+(h|m|s|ms|us|ns)$/.test(v) ? undefined : "must be [-]N followed by h, m, s, ms, us or ns");
 const rlimit: Validator = (v) => (/^(\d+|unlimited)(:(\d+|unlimited))?$/.test(v) ? undefined : "must be SOFT[:HARD], each a number or `unlimited`");

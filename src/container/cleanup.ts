@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { readRuntimeState } from "../runtime/statefile.ts";
 import type { ContainerSpec } from "../spec/types.ts";
 import { errorMessage } from "../util/errors.ts";
+import { configLog, log } from "../util/log.ts";
 import { type Context } from "./context.ts";
 import { runHostHooks } from "./hooks.ts";
 import { loadSpec, openCgroup } from "./state.ts";
@@ -61,5 +62,8 @@ export async function cleanup(ctx: Context, name: string, o: CleanupOptions): Pr
       warnings.push(`destroy ephemeral container: ${errorMessage(e)}`);
     }
   }
+  if (spec) configLog(spec.log.file, spec.log.level);
+  for (const w of warnings) log("WARN", "cleanup", w);
+  log("INFO", "cleanup", `${name} cleaned up${rt?.exitStatus !== undefined ? ` (init wait status ${rt.exitStatus})` : ""}`);
   return { spec, exitStatus: rt?.exitStatus, warnings };
 }

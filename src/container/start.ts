@@ -10,6 +10,7 @@ import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
 import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
+import { configLog, log } from "../util/log.ts";
 import { Revert } from "../util/revert.ts";
 import { cleanup } from "./cleanup.ts";
 import { isDefined, runDir, type Context } from "./context.ts";
@@ -149,6 +150,8 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
   if (!req.rcfile && !isDefined(ctx, name))
     throw new LxtError("No container config specified", `no container \`${name}\` in ${ctx.lxcpath}; create it first or pass --rcfile FILE`);
   const spec = loadSpec(ctx, name, { rcfile: req.rcfile, defines: req.defines });
+  configLog(spec.log.file, spec.log.level);
+  log("INFO", "start", `config ${spec.configPath}, rootfs ${spec.rootfs.spec}, mode ${req.mode}`);
   const rundir = runDir(ctx, name);
 
   const st = status(ctx, name);
@@ -179,11 +182,13 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
 
     const cg = cgroupDriver().create({ name, spec: spec.cgroup });
     r.add(() => cg.remove());
+    log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
     writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec))));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");
+    if (spec.hooks["pre-start"].length) log("INFO", "hooks", `ran ${spec.hooks["pre-start"].length} pre-start hook(s)`);
     const fstab = readFstab(spec);
     const planSpec = fstab.length ? { ...spec, mount: { ...spec.mount, entries: [...fstab, ...spec.mount.entries] } } : spec;
 
@@ -203,12 +208,14 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       argv,
       hookEnv: hookEnv(spec),
       cleanupArgv: [...ctx.self, "__cleanup", "-P", ctx.lxcpath, "-n", name, "--rundir", rundir, ...(req.rcfile ? ["--rcfile", req.rcfile] : [])],
-      logFile: spec.log.file,
-      logLevel: spec.log.level,
     });
     r.success();
+    log("NOTICE", "start", `init is running as pid ${res.initPid} (monitor ${res.monitorPid})`);
     if (req.mode !== "daemon") await cleanup(ctx, name, { rundir, rcfile: req.rcfile });
     return { exitCode: res.exitCode, initPid: res.initPid };
+  } catch (e) {
+    log("ERROR", "start", `failed: ${errorMessage(e)}; undoing what was made`);
+    throw e;
   } finally {
     await r.fail();
   }

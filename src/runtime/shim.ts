@@ -16,8 +16,6 @@ export interface StartOptions {
   argv?: string[];
   hookEnv: Record<string, string>;
   cleanupArgv: string[];
-  logFile?: string;
-  logLevel?: number;
   /** runs after clone, before the container's setup (NICs); a throw aborts the start */
   hostSetup?: (initPid: number) => Promise<void>;
   /** runs after the container's setup, just before init (start-host hooks); a throw aborts the start */

@@ -1,6 +1,7 @@
 // Config -> ContainerSpec: LXC's defaults applied, values parsed.
 import { ARCHES, parseSignalValue } from "../config/keys.ts";
 import type { Config } from "../config/load.ts";
+import { parseLevel } from "../util/log.ts";
 import { ALL_NAMESPACES, HOOK_TYPES, type ContainerSpec, type HookType, type IpAddress, type Namespace, type NicSpec, type NicType } from "./types.ts";
 
 /** Splits a command line on blanks, honouring '…' and "…" quoting. */
@@ -111,7 +112,6 @@ export function specFromConfig(cfg: Config, ctx: { name: string; lxcpath: string
   const keepCaps = cfg.getAll("lxc.cap.keep");
   const words = (l: string[]) => l.flatMap((v) => v.split(/\s+/)).filter(Boolean).map((c) => c.toLowerCase().replace(/^cap_/, ""));
   const lvl = g("lxc.log.level");
-  const LEVELS = ["TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "ERROR", "CRIT", "ALERT", "FATAL"];
   const initCmd = g("lxc.init.cmd");
 
   return {
@@ -178,7 +178,7 @@ export function specFromConfig(cfg: Config, ctx: { name: string; lxcpath: string
     idmaps,
     hooks,
     hookVersion: g("lxc.hook.version") === "1" ? 1 : 0,
-    log: { file: g("lxc.log.file") || undefined, level: lvl === undefined ? 5 : /^\d$/.test(lvl) ? Number(lvl) : LEVELS.indexOf(lvl.toUpperCase()), syslog: g("lxc.log.syslog") || undefined },
+    log: { file: g("lxc.log.file") || undefined, level: lvl === undefined ? 5 : (parseLevel(lvl) ?? 5), syslog: g("lxc.log.syslog") || undefined },
     start: { auto: bool("lxc.start.auto", false), delay: num("lxc.start.delay", 0), order: num("lxc.start.order", 0) },
     groups: cfg.getAll("lxc.group").flatMap((v) => v.split(/\s+/)).filter(Boolean),
   };

@@ -284,6 +284,30 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "k"]);
   });
 
+  it("logging: -o/-l on the command line, lxc.log.file/level in the config; errors are logged too", async () => {
+    t.ok(["create", "-n", "l", "-t", "busybox"]);
+    const cli = `${t.dir}/cli.log`;
+    t.ok(["start", "-n", "l", "-o", cli, "-l", "INFO"]);
+    const text = readFileSync(cli, "utf8");
+    expect(text).toMatch(/^lxt-start l \d{14}\.\d{3} INFO {5}start - config /m);
+    expect(text).toMatch(/NOTICE +start - init is running as pid \d+/);
+    expect(text).not.toContain("DEBUG");
+    t.ok(["stop", "-n", "l", "-k"]);
+    const conf = `${t.dir}/conf.log`;
+    appendFileSync(`${t.lxcpath}/l/config`, `lxc.log.file = ${conf}\nlxc.log.level = DEBUG\n`);
+    t.ok(["start", "-n", "l"]);
+    expect(readFileSync(conf, "utf8")).toMatch(/DEBUG +cgroup - created /);
+    t.ok(["stop", "-n", "l", "-k"]);
+    // a failed start is logged at ERROR
+    writeFileSync(`${t.lxcpath}/l/config`, readFileSync(`${t.lxcpath}/l/config`, "utf8") + "lxc.hook.pre-start = /bin/false\n");
+    expect(t.lxt(["start", "-n", "l", "-o", cli]).code).not.toBe(0);
+    expect(readFileSync(cli, "utf8")).toMatch(/ERROR +start - failed: pre-start hook `\/bin\/false` exited with status 1/);
+    const bad = t.lxt(["start", "-n", "l", "-l", "LOUD"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("invalid log priority `LOUD`");
+    t.ok(["destroy", "-n", "l"]);
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;
