@@ -181,18 +181,29 @@ static int open_pty(void) {
 }
 
 /* Opens REL inside ROOT with every symlink resolved as if ROOT were "/",
- * so a symlink in the container's rootfs cannot point a mount at the host. */
-static int open_in_root(const char *root, const char *rel, int flags) {
+ * so a symlink in the container's rootfs cannot point a mount at the host.
+ * strict: no symlink at all on the way (what the system mounts and device
+ * nodes get: /proc, /sys, /dev must be real directories of the rootfs). */
+static int open_in_root(const char *root, const char *rel, int flags, int strict) {
 	int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0) return -1;
-	struct open_how how = { .flags = (unsigned long long)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	struct open_how how = { .flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = strict ? RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS : RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, rfd, rel[0] ? rel : ".", &how, sizeof how);
 	int e = errno; close(rfd); errno = e;
 	return fd;
 }
 
+static void die_path(const char *step, const char *rel) {
+	if (errno != ELOOP && errno != EXDEV) die(step, rel);
+	char w[600];
+	snprintf(w, sizeof w, "refusing %s on `%s` in the rootfs: it is, or passes through, a symbolic link", step, rel);
+	errno = ECANCELED;
+	die(step, w);
+}
+
 /* mkdir -p of REL inside ROOT, one component at a time, never following a symlink out. */
-static void mkdir_in_root(const char *root, const char *rel, int file) {
+static void mkdir_in_root(const char *root, const char *rel, int file, int strict) {
 	char path[4096], *p;
 	snprintf(path, sizeof path, "%s", rel);
 	for (p = path; ; p++) {
@@ -203,12 +214,13 @@ static void mkdir_in_root(const char *root, const char *rel, int file) {
 				char *slash = strrchr(path, '/');
 				char parent[4096];
 				snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 0, path);
-				int dfd = open_in_root(root, parent, O_PATH | O_DIRECTORY);
-				if (dfd < 0) die("create", path);
+				int dfd = open_in_root(root, parent, O_PATH | O_DIRECTORY, strict);
+				if (dfd < 0) die_path("create", path);
 				const char *name = slash ? slash + 1 : path;
 				if (last && file) {
-					int f = openat(dfd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-					if (f < 0 && errno != EISDIR) die("create=file", path);
+					/* O_EXCL: an existing node (a device in the rootfs) is never opened */
+					int f = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+					if (f < 0 && errno != EEXIST) die_path("create=file", path);
 					if (f >= 0) close(f);
 				} else if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST) die("create=dir", path);
 				close(dfd);
@@ -217,6 +229,11 @@ static void mkdir_in_root(const char *root, const char *rel, int file) {
 			if (last) break;
 		}
 	}
+}
+
+static int has_arg(struct rec *r, int from, const char *word) {
+	for (int j = from; j < r->argc; j++) if (!strcmp(r->argv[j], word)) return 1;
+	return 0;
 }
 
 /* An lxc.hook.* run inside the container's namespaces (pre-mount, mount,
@@ -281,10 +298,10 @@ static int run_ops(int execute_mode) {
 				if (optional) continue;
 				char w[600]; snprintf(w, sizeof w, "mount %s on %s", a[0], a[1]); die("mount", w);
 			}
-		} else if (!strcmp(r->op, "mountin")) { /* ROOT REL SRC FSTYPE FLAGS DATA [optional] */
-			int optional = r->argc > 6 && !strcmp(a[6], "optional");
-			int fd = open_in_root(a[0], a[1], O_PATH);
-			if (fd < 0) { if (optional) continue; die("mount", a[1]); }
+		} else if (!strcmp(r->op, "mountin")) { /* ROOT REL SRC FSTYPE FLAGS DATA [optional] [strict] */
+			int optional = has_arg(r, 6, "optional"), strict = has_arg(r, 6, "strict");
+			int fd = open_in_root(a[0], a[1], O_PATH, strict);
+			if (fd < 0) { if (optional) continue; die_path("mount", a[1]); }
 			char fdpath[64]; snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
 			if (mount(a[2][0] ? a[2] : NULL, fdpath, a[3][0] ? a[3] : NULL, strtoul(a[4], 0, 10), a[5][0] ? a[5] : NULL) < 0) {
 				close(fd);
@@ -292,8 +309,8 @@ static int run_ops(int execute_mode) {
 				char w[600]; snprintf(w, sizeof w, "mount %s on %s", a[2], a[1]); die("mount", w);
 			}
 			close(fd);
-		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0);
-		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1);
+		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0, has_arg(r, 2, "strict"));
+		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkdir")) {
 			if (mkdir(a[0], strtoul(a[1], 0, 8)) < 0 && errno != EEXIST) die("mkdir", a[0]);
 		} else if (!strcmp(r->op, "mkfile")) {
@@ -306,11 +323,14 @@ static int run_ops(int execute_mode) {
 		} else if (!strcmp(r->op, "symlink")) {
 			unlink(a[1]);
 			if (symlink(a[0], a[1]) < 0) die("symlink", a[1]);
-		} else if (!strcmp(r->op, "pty")) { /* bind the next monitor-held pty slave onto a path */
+		} else if (!strcmp(r->op, "pty")) { /* ROOT REL N: bind the next monitor-held pty slave onto REL */
 			if (pty_i >= npty) { errno = EINVAL; die("pty", "no pty allocated"); }
-			int fd = open(a[0], O_CREAT | O_WRONLY | O_CLOEXEC, 0620);
-			if (fd >= 0) close(fd);
-			if (mount(pty_slave[pty_i], a[0], NULL, MS_BIND, NULL) < 0) die("pty", a[0]);
+			mkdir_in_root(a[0], a[1], 1, 1);
+			int fd = open_in_root(a[0], a[1], O_PATH, 1);
+			if (fd < 0) die_path("pty", a[1]);
+			char fdpath[64]; snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+			if (mount(pty_slave[pty_i], fdpath, NULL, MS_BIND, NULL) < 0) die("pty", a[1]);
+			close(fd);
 			pty_i++;
 		} else if (!strcmp(r->op, "pivot")) {
 			if (chdir(a[0]) < 0) die("pivot_root", a[0]);
@@ -632,7 +652,7 @@ static int cmd_start(const char *plan) {
 	set_state("STARTING", 0, -1);
 	for (int i = 0; i < MAXPTY; i++) client_of[i] = -1;
 	for (int i = 0; i < MAXCLI; i++) { cli[i].fd = -1; cli[i].tty = -1; }
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pty")) { int k = open_pty(); pty_num[k] = recs[i].argc > 1 ? atoi(recs[i].argv[1]) : k; if (pty_num[k] == 0) con = k; }
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "pty")) { int k = open_pty(); pty_num[k] = recs[i].argc > 2 ? atoi(recs[i].argv[2]) : k; if (pty_num[k] == 0) con = k; }
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "log")) { /* log PATH MAXBYTES ROTATE */
 		snprintf(log_path, sizeof log_path, "%s", recs[i].argv[0]);
 		log_max = atoll(recs[i].argv[1]); log_rotate = atoi(recs[i].argv[2]);

@@ -133,11 +133,13 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   hooks("pre-mount");
   // R = "": the host's root (no lxc.rootfs.path): no rootfs mount, no pivot, no autodev
   const hostRoot = R === "";
+  // the system mounts and device nodes go through "strict" in-root ops: no symlink on the way
+  const ROOT = R || "/";
   if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;
   if (a.proc) {
-    ops.push(["mkdir", `${R}/proc`, "555"], ["mount", "proc", `${R}/proc`, "proc", String(MS.NOSUID | MS.NODEV | MS.NOEXEC), ""]);
+    ops.push(["mkdirin", ROOT, "proc", "strict"], ["mountin", ROOT, "proc", "proc", "proc", String(MS.NOSUID | MS.NODEV | MS.NOEXEC), "", "strict"]);
     if (a.proc === "mixed") {
       ops.push(["mount", `${R}/proc/sys`, `${R}/proc/sys`, "", String(MS.BIND), ""]);
       ops.push(["mount", "", `${R}/proc/sys`, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), ""]);
@@ -146,7 +148,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   }
   if (a.sys) {
     const ro = a.sys !== "rw" ? MS.RDONLY : 0;
-    ops.push(["mkdir", `${R}/sys`, "555"], ["mount", "sysfs", `${R}/sys`, "sysfs", String(MS.NOSUID | MS.NODEV | MS.NOEXEC | ro), ""]);
+    ops.push(["mkdirin", ROOT, "sys", "strict"], ["mountin", ROOT, "sys", "sysfs", "sysfs", String(MS.NOSUID | MS.NODEV | MS.NOEXEC | ro), "", "strict"]);
   }
   // The container's own cgroups, mounted inside its cgroup namespace (each
   // mount's root is the container's cgroup): mixed/ro keep the tmpfs holding
@@ -157,17 +159,16 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     const hierRo = (a.cgroup ? a.cgroup.mode === "ro" : a.cgroup2!.ro) ? MS.RDONLY : 0;
     const fl = MS.NOSUID | MS.NODEV | MS.NOEXEC;
     const onlyV2 = cgMounts.length === 1 && cgMounts[0]!.dir === "";
-    ops.push(["mkdirin", R || "/", "sys/fs/cgroup"]);
-    if (!onlyV2) ops.push(["mount", "cgroup", base, "tmpfs", String(fl), "mode=755,size=64k"]);
+    ops.push(["mkdirin", ROOT, "sys/fs/cgroup", "strict"]);
+    if (!onlyV2) ops.push(["mountin", ROOT, "sys/fs/cgroup", "cgroup", "tmpfs", String(fl), "mode=755,size=64k", "strict"]);
     for (const m of cgMounts) {
-      const target = m.dir ? `${base}/${m.dir}` : base;
-      if (m.dir) ops.push(["mkdir", target, "755"]);
-      ops.push(["mount", m.fstype, target, m.fstype, String(fl | hierRo), m.options]);
+      if (!m.dir) ops.push(["mountin", ROOT, "sys/fs/cgroup", m.fstype, m.fstype, String(fl | hierRo), m.options, "strict"]);
+      else ops.push(["mkdir", `${base}/${m.dir}`, "755"], ["mount", m.fstype, `${base}/${m.dir}`, m.fstype, String(fl | hierRo), m.options]);
     }
     if (!onlyV2 && (a.cgroup?.mode ?? "mixed") !== "rw") ops.push(["mount", "", base, "", String(MS.REMOUNT | MS.RDONLY | fl), "mode=755,size=64k"]);
   }
   if (spec.autodev && !hostRoot) {
-    ops.push(["mkdir", `${R}/dev`, "755"], ["mount", "none", `${R}/dev`, "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`]);
+    ops.push(["mkdirin", ROOT, "dev", "strict"], ["mountin", ROOT, "dev", "none", "tmpfs", String(MS.NOSUID | MS.NOEXEC), `size=${spec.autodevTmpfsSize},mode=755`, "strict"]);
     for (const [n, maj, min] of [["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0]] as const) {
       // a user namespace cannot mknod: bind the host's nodes instead, as LXC does
       if (userns) ops.push(["mkfile", `${R}/dev/${n}`], ["mount", `/dev/${n}`, `${R}/dev/${n}`, "", String(MS.BIND), ""]);
@@ -179,12 +180,12 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     ops.push(["symlink", "/proc/self/fd/0", `${R}/dev/stdin`], ["symlink", "/proc/self/fd/1", `${R}/dev/stdout`], ["symlink", "/proc/self/fd/2", `${R}/dev/stderr`]);
   }
   // pty PATH N: a monitor-held pty bound on PATH; N is LXC's tty number (0 = console)
-  if (spec.console.path !== "none" && o.mode !== "execute" && !hostRoot) ops.push(["pty", `${R}/dev/console`, "0"]);
+  if (spec.console.path !== "none" && o.mode !== "execute" && !hostRoot) ops.push(["pty", ROOT, "dev/console", "0"]);
   if (o.mode !== "execute" && !hostRoot)
     for (let i = 1; i <= spec.tty.max; i++) {
       if (spec.tty.dir) {
-        ops.push(["mkdir", `${R}/dev/${spec.tty.dir}`, "755"], ["pty", `${R}/dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
-      } else ops.push(["pty", `${R}/dev/tty${i}`, String(i)]);
+        ops.push(["mkdirin", ROOT, `dev/${spec.tty.dir}`, "strict"], ["pty", ROOT, `dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
+      } else ops.push(["pty", ROOT, `dev/tty${i}`, String(i)]);
     }
 
   // Targets are resolved inside the rootfs by the shim (openat2 RESOLVE_IN_ROOT):
@@ -192,8 +193,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   for (const m of spec.mount.entries) {
     const rel = m.target.replace(/^\/+/, "").replace(/\/+$/, "");
     const optional = m.options.includes("optional") ? ["optional"] : [];
-    if (m.options.includes("create=dir")) ops.push(["mkdirin", R || "/", rel]);
-    if (m.options.includes("create=file")) ops.push(["mkfilein", R || "/", rel]);
+    if (m.options.includes("create=dir")) ops.push(["mkdirin", ROOT, rel]);
+    if (m.options.includes("create=file")) ops.push(["mkfilein", ROOT, rel]);
     let flags = 0;
     const data: string[] = [];
     for (const opt of m.options) {
@@ -203,8 +204,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     const src = m.options.includes("relative") ? `${R}/${m.source.replace(/^\/+/, "")}` : m.source;
     const bind = (flags & MS.BIND) !== 0;
     // a bind mount ignores MS_RDONLY: it is made read-only by a remount after
-    ops.push(["mountin", R || "/", rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
-    if (bind && flags & MS.RDONLY) ops.push(["mountin", R || "/", rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
+    ops.push(["mountin", ROOT, rel, src, m.fstype === "none" ? "" : m.fstype, String(bind ? flags & ~MS.RDONLY : flags), data.join(","), ...optional]);
+    if (bind && flags & MS.RDONLY) ops.push(["mountin", ROOT, rel, "", "", String(MS.BIND | MS.REMOUNT | MS.RDONLY), "", ...optional]);
   }
   hooks("mount");
   if (spec.autodev && !hostRoot) hooks("autodev");

@@ -118,6 +118,25 @@ describe("lifecycle", () => {
     expect(readdirSync(`${t.dir}/hostside`)).toEqual(["marker"]);
   });
 
+  it("a rootfs whose /proc, /dev or /dev/console is a symlink to a host path is refused, and the host path is untouched", () => {
+    const victim = `${t.dir}/victim`;
+    mkdirSync(victim);
+    for (const [rel, extra] of [["proc", ""], ["dev", "lxc.autodev = 1\n"], ["dev/console", "lxc.autodev = 0\n"]] as const) {
+      const name = `s${rel.replace("/", "")}`;
+      t.ok(["create", "-n", name, "-t", "busybox"]);
+      const rootfs = `${t.lxcpath}/${name}/rootfs`;
+      Bun.spawnSync(["rm", "-rf", `${rootfs}/${rel}`]);
+      symlinkSync(rel === "dev/console" ? `${victim}/console` : victim, `${rootfs}/${rel}`);
+      appendFileSync(`${t.lxcpath}/${name}/config`, extra);
+      const r = t.lxt(["start", "-n", name]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`\`${rel}\` in the rootfs: it is, or passes through, a symbolic link`);
+      expect(readdirSync(victim)).toEqual([]); // nothing created on the host through the link
+      expect(t.ok(["info", "-n", name, "-s", "-H"]).trim()).toBe("STOPPED");
+      t.ok(["destroy", "-n", name]);
+    }
+  });
+
   it("bad inputs: clear message, non-zero exit, nothing left behind", () => {
     const dup = t.lxt(["create", "-n", "d1", "-t", "busybox"]);
     expect(dup.code).toBe(0);

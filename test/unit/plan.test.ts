@@ -69,7 +69,7 @@ describe("start plan", () => {
   });
   test("console: ptys carry LXC's tty numbers; the log file goes to the monitor", () => {
     const p = plan("lxc.rootfs.path = /r\nlxc.tty.max = 2\nlxc.console.logfile = /log/c\nlxc.console.size = 1M\nlxc.console.rotate = 1\n");
-    expect(p.filter((o) => o[0] === "pty")).toEqual([["pty", "/r/dev/console", "0"], ["pty", "/r/dev/tty1", "1"], ["pty", "/r/dev/tty2", "2"]]);
+    expect(p.filter((o) => o[0] === "pty")).toEqual([["pty", "/r", "dev/console", "0"], ["pty", "/r", "dev/tty1", "1"], ["pty", "/r", "dev/tty2", "2"]]);
     expect(p).toContainEqual(["log", "/log/c", String(1 << 20), "1"]);
     expect(p).toContainEqual(["sock", "/run/x/sock"]);
   });
@@ -78,16 +78,16 @@ describe("start plan", () => {
     const cgroupMounts = [{ dir: "pids", fstype: "cgroup" as const, options: "pids" }, { dir: "systemd", fstype: "cgroup" as const, options: "none,name=systemd" }, { dir: "unified", fstype: "cgroup2" as const, options: "" }];
     const p = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], cgroupMounts });
     const fl = 2 | 4 | 8;
-    expect(p).toContainEqual(["mount", "cgroup", "/r/sys/fs/cgroup", "tmpfs", String(fl), "mode=755,size=64k"]);
+    expect(p).toContainEqual(["mountin", "/r", "sys/fs/cgroup", "cgroup", "tmpfs", String(fl), "mode=755,size=64k", "strict"]);
     expect(p).toContainEqual(["mount", "cgroup", "/r/sys/fs/cgroup/systemd", "cgroup", String(fl), "none,name=systemd"]);
     expect(p).toContainEqual(["mount", "cgroup2", "/r/sys/fs/cgroup/unified", "cgroup2", String(fl), ""]);
     const ops = p.map((o) => o.slice(0, 3).join(" "));
-    expect(ops.indexOf("mount sysfs /r/sys")).toBeLessThan(ops.indexOf("mount cgroup /r/sys/fs/cgroup"));
+    expect(ops.indexOf("mountin /r sys")).toBeLessThan(ops.indexOf("mountin /r sys/fs/cgroup"));
     expect(p).toContainEqual(["mount", "", "/r/sys/fs/cgroup", "", String(32 | 1 | fl), "mode=755,size=64k"]);
     // a pure v2 host: cgroup2 right on /sys/fs/cgroup, no tmpfs
     const v2 = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: [], mode: "daemon", cleanupArgv: [], cgroupMounts: [{ dir: "", fstype: "cgroup2", options: "" }] });
-    expect(v2).toContainEqual(["mount", "cgroup2", "/r/sys/fs/cgroup", "cgroup2", String(fl), ""]);
-    expect(v2.some((o) => o[3] === "tmpfs" && o[2] === "/r/sys/fs/cgroup")).toBe(false);
+    expect(v2).toContainEqual(["mountin", "/r", "sys/fs/cgroup", "cgroup2", "cgroup2", String(fl), "", "strict"]);
+    expect(v2.some((o) => o.includes("tmpfs") && o.includes("sys/fs/cgroup"))).toBe(false);
   });
   test("no lxc.rootfs.path: the host's root, no rootfs bind, no pivot, no autodev or console pty", () => {
     const p = plan("lxc.mount.auto = proc:mixed\nlxc.autodev = 1\nlxc.mount.entry = tmpfs tmp tmpfs defaults,create=dir 0 0\n");
@@ -95,7 +95,7 @@ describe("start plan", () => {
     expect(ops).not.toContain("pivot");
     expect(ops).not.toContain("pty");
     expect(ops).not.toContain("mknod");
-    expect(p).toContainEqual(["mount", "proc", "/proc", "proc", String(2 | 4 | 8), ""]);
+    expect(p).toContainEqual(["mountin", "/", "proc", "proc", "proc", String(2 | 4 | 8), "", "strict"]);
     expect(p).toContainEqual(["mkdirin", "/", "tmp"]);
   });
   test("time namespace by the monitor (never a clone flag), keyring, personality, rootfs options", () => {
@@ -109,6 +109,15 @@ describe("start plan", () => {
     const q = plan("lxc.rootfs.path = /r\nlxc.keyring.session = 0\nlxc.namespace.clone = mnt pid time\n");
     expect(q.some((o) => o[0] === "keyring")).toBe(false);
     expect(q).toContainEqual(["timens", "0", "0"]);
+  });
+  test("system mounts and ptys are placed with strict in-root resolution (no symlink on the way)", () => {
+    const p = plan("lxc.rootfs.path = /r\nlxc.mount.auto = proc:mixed sys:mixed\nlxc.autodev = 1\n");
+    for (const rel of ["proc", "sys", "dev"]) {
+      expect(p).toContainEqual(["mkdirin", "/r", rel, "strict"]);
+      expect(p.find((o) => o[0] === "mountin" && o[2] === rel)!.at(-1)).toBe("strict");
+    }
+    // nothing is mounted by a plain path that could pass through a rootfs symlink, but below those
+    for (const o of p.filter((o) => o[0] === "mount" && o[2] !== "/")) expect(o[2]).toMatch(/^\/r(\/(proc|sys|dev)\/.+)?$/);
   });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
