@@ -88,21 +88,22 @@ static void die(const char *step, const char *what) {
 	_exit(126);
 }
 
-static void load_plan(const char *path) {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+static void load_plan(const char *path) { /* a file, or a pipe (/dev/stdin): read to EOF */
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0; /* "-": stdin */
 	if (fd < 0) die("plan", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0) die("plan", path);
-	char *buf = malloc(st.st_size + 1);
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap + 1);
 	if (!buf) die("plan", "malloc");
-	ssize_t got = 0;
-	while (got < st.st_size) {
-		ssize_t r = read(fd, buf + got, st.st_size - got);
-		if (r <= 0) die("plan", "read");
-		got += r;
+	for (;;) {
+		if (len == cap && !(buf = realloc(buf, (cap *= 2) + 1))) die("plan", "realloc");
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) die("plan", "read");
+		if (r == 0) break;
+		len += r;
 	}
 	close(fd);
-	char *p = buf, *end = buf + st.st_size;
+	char *p = buf, *end = buf + len;
 	while (p < end && nrec < MAXREC) {
 		struct rec *r = &recs[nrec++];
 		r->op = p; p += strlen(p) + 1;
@@ -279,6 +280,8 @@ static int run_ops(int execute_mode) {
 			if (setgroups(0, NULL) < 0 && errno != EPERM) die("setgroups", "");
 		} else if (!strcmp(r->op, "henv")) { if (nhenv < MAXREC - 1) henv[nhenv++] = a[0]; }
 		else if (!strcmp(r->op, "hook")) run_hook(a[0], a[1], henv);
+		else if (!strcmp(r->op, "exit")) _exit(atoi(a[0]));
+		else if (!strcmp(r->op, "unlink")) { if (unlink(a[0]) < 0 && errno != ENOENT) die("unlink", a[0]); }
 		else if (!strcmp(r->op, "keyring")) { /* a fresh session keyring, not the host's (lxc.keyring.session) */
 			if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES) die("keyring", "join a new session keyring");
 		} else if (!strcmp(r->op, "schedcore")) { /* lxc.sched.core: the container is its own core-scheduling domain */

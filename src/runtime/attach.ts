@@ -3,6 +3,7 @@
 // hottest path after start.
 import { rmSync, statSync, writeFileSync } from "node:fs";
 import type { Namespace } from "../spec/types.ts";
+import { LxtError } from "../util/errors.ts";
 import { encodePlan, type Op } from "./encode.ts";
 import { shimPath } from "./statefile.ts";
 
@@ -45,14 +46,32 @@ export async function attach(o: AttachOptions): Promise<number> {
   ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
   for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
   ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);
+  return runAttachPlan(ops, ["inherit", "inherit", "inherit"]);
+}
+
+async function runAttachPlan(ops: Op[], stdio: ["inherit" | "ignore", "inherit" | "pipe", "inherit" | "pipe"]): Promise<number> {
   const file = `/tmp/.lxt-attach-${process.pid}-${Date.now()}`;
   writeFileSync(file, encodePlan(ops), { mode: 0o600 });
   try {
-    const p = Bun.spawn([shimPath(), "attach", file], { stdio: ["inherit", "inherit", "inherit"] });
+    const p = Bun.spawn([shimPath(), "attach", file], { stdio });
     return await p.exited;
   } finally {
     rmSync(file, { force: true });
   }
+}
+
+/**
+ * Runs plain file operations (mkdirin, mknod, unlink...) in a running
+ * container's mount namespace only (as host root: device nodes can be made
+ * even for a user-namespace container), then exits. Throws with the shim's
+ * message on failure.
+ */
+export async function inMountNamespace(initPid: number, ops: Op[]): Promise<void> {
+  const p = Bun.spawn([shimPath(), "attach", "-"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+  p.stdin.write(encodePlan([["pid", String(initPid)], ["ns", "mnt"], ...ops, ["exit", "0"]]));
+  await p.stdin.end();
+  const code = await p.exited;
+  if (code !== 0) throw new LxtError((await new Response(p.stderr).text()).trim().replace(/^lxt attach: /, "") || `the shim exited with ${code}`);
 }
 
 /** `lxt console`: the C client connects to the monitor's socket and proxies the terminal. */

@@ -308,6 +308,43 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "l"]);
   });
 
+  it("lxt device: a host device node and a network interface go into a running container and come back out", async () => {
+    t.ok(["create", "-n", "d", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/d/config`, ["lxc.cgroup.devices.deny = a", "lxc.cgroup.devices.allow = c 1:* rwm", "lxc.cgroup.devices.allow = c 5:* rwm", "lxc.cgroup.devices.allow = c 136:* rwm", ""].join("\n"));
+    t.ok(["start", "-n", "d"]);
+    const openFuse = () => t.lxt(["attach", "-n", "d", "--", "sh", "-c", "exec 3</dev/fuse && echo opened"]);
+    const mknod = () => t.lxt(["attach", "-n", "d", "--", "mknod", "/dev/fuse", "c", "10", "229"]);
+    expect(mknod().stderr).toContain("Operation not permitted"); // the device cgroup says no
+    t.ok(["device", "-n", "d", "add", "/dev/fuse"]);
+    expect(t.ok(["attach", "-n", "d", "--", "ls", "-l", "/dev/fuse"])).toMatch(/^c.* 10, +229 /);
+    expect(openFuse().stdout.trim()).toBe("opened");
+    t.ok(["device", "-n", "d", "add", "/dev/fuse", "/dev/sub/fuse2"]); // parents made, another path
+    expect(t.ok(["attach", "-n", "d", "--", "ls", "/dev/sub"]).trim()).toBe("fuse2");
+    t.ok(["device", "-n", "d", "del", "/dev/fuse"]);
+    expect(t.lxt(["attach", "-n", "d", "--", "ls", "/dev/fuse"]).code).not.toBe(0);
+    expect(mknod().stderr).toContain("Operation not permitted"); // the rule is gone again
+
+    // an interface: a veth end moves in under a new name and back out under its own
+    const host = `lxtd${process.pid % 10000}`;
+    Bun.spawnSync(["ip", "link", "add", host, "type", "veth", "peer", "name", `${host}p`]);
+    try {
+      t.ok(["device", "-n", "d", "add", host, "eth5"]);
+      expect(existsSync(`/sys/class/net/${host}`)).toBe(false);
+      expect(t.ok(["attach", "-n", "d", "--", "ip", "link", "show", "eth5"])).toContain("eth5");
+      t.ok(["device", "-n", "d", "del", "eth5"]);
+      expect(existsSync(`/sys/class/net/${host}`)).toBe(true);
+    } finally {
+      Bun.spawnSync(["ip", "link", "del", host]);
+    }
+    const bad = t.lxt(["device", "-n", "d", "add", "/etc/passwd"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("is not a device node");
+    expect(t.lxt(["device", "-n", "d", "add", "nosuch0"]).stderr).toContain("no network interface `nosuch0`");
+    t.ok(["stop", "-n", "d", "-k"]);
+    expect(t.lxt(["device", "-n", "d", "add", "/dev/fuse"]).stderr).toContain("not running");
+    t.ok(["destroy", "-n", "d"]);
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;
