@@ -778,11 +778,12 @@ static int cmd_start(const char *plan) {
 	 * the run dir, so the monitor does it; a reboot (init killed by SIGHUP:
 	 * reboot(2) in a pid namespace) or a failure goes to `lxt __cleanup` */
 	int rebooted = WIFSIGNALED(st) && WTERMSIG(st) == SIGHUP;
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "fastcleanup") && daemon && !rebooted && fast_cleanup(&recs[i]) == 0) {
+	int cleaned = 0;
+	for (int i = 0; i < nrec && !cleaned; i++) if (!strcmp(recs[i].op, "fastcleanup") && !rebooted && fast_cleanup(&recs[i]) == 0) {
 		remove_rundir();
-		return 0;
+		cleaned = 1;
 	}
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
+	for (int i = 0; i < nrec && !cleaned; i++) if (!strcmp(recs[i].op, "cleanup") && daemon) {
 		/* everything closes but the waiters' connections, moved to 100.. */
 		int nw = 0;
 		for (int j = 0; j < MAXCLI; j++) if (cli[j].fd >= 0 && cli[j].tty == -2 && fcntl(cli[j].fd, F_DUPFD, 100 + nw) == 100 + nw) nw++;

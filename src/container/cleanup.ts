@@ -16,6 +16,8 @@ export interface CleanupOptions {
   rcfile?: string;
   /** the monitor died without running cleanup */
   stale?: boolean;
+  /** the spec, when the caller has it already (saves reading the config again) */
+  spec?: ContainerSpec;
 }
 
 export interface CleanupResult {
@@ -28,11 +30,13 @@ export interface CleanupResult {
 export async function cleanup(ctx: Context, name: string, o: CleanupOptions): Promise<CleanupResult> {
   const warnings: string[] = [];
   const rt = readRuntimeState(o.rundir);
-  let spec: ContainerSpec | undefined;
-  try {
-    spec = loadSpec(ctx, name, { rcfile: o.rcfile ?? (existsSync(`${o.rundir}/rcfile`) ? readFileSync(`${o.rundir}/rcfile`, "utf8") : undefined) });
-  } catch (e) {
-    warnings.push(`cannot read the config for post-stop hooks: ${errorMessage(e)}`);
+  let spec: ContainerSpec | undefined = o.spec;
+  if (!spec) {
+    try {
+      spec = loadSpec(ctx, name, { rcfile: o.rcfile ?? (existsSync(`${o.rundir}/rcfile`) ? readFileSync(`${o.rundir}/rcfile`, "utf8") : undefined) });
+    } catch (e) {
+      warnings.push(`cannot read the config for post-stop hooks: ${errorMessage(e)}`);
+    }
   }
 
   // Every process still in the cgroup goes (a stale run, or shared pid ns), then the cgroup.

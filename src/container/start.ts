@@ -211,7 +211,8 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     });
     r.success();
     log("NOTICE", "start", `init is running as pid ${res.initPid} (monitor ${res.monitorPid})`);
-    if (req.mode !== "daemon") await cleanup(ctx, name, { rundir, rcfile: req.rcfile });
+    // foreground/execute: the monitor has cleaned up itself unless there is host-side work left
+    if (req.mode !== "daemon" && existsSync(rundir)) await cleanup(ctx, name, { rundir, rcfile: req.rcfile, spec });
     return { exitCode: res.exitCode, initPid: res.initPid };
   } catch (e) {
     log("ERROR", "start", `failed: ${errorMessage(e)}; undoing what was made`);
