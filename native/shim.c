@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <linux/openat2.h>
+#include <linux/bpf.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -589,6 +590,42 @@ static void remove_rundir(void) { /* the state file last: its absence means STOP
 	rmdir(rundir);
 }
 
+/* Loads an eBPF device program (BPF_PROG_TYPE_CGROUP_DEVICE, compiled by
+ * src/cgroup/devices.ts) and attaches it to a cgroup v2 directory: the v2
+ * form of the devices controller. The attachment lives as long as the cgroup. */
+static int attach_devbpf(const char *cgdir, const char *file, char *err, size_t errlen) {
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) { snprintf(err, errlen, "%s: %s", file, strerror(errno)); return -1; }
+	static unsigned char prog[65536];
+	ssize_t n = read(fd, prog, sizeof prog);
+	close(fd);
+	if (n <= 0 || n % 8) { snprintf(err, errlen, "%s: not a BPF program", file); return -1; }
+	static char vlog[16384];
+	union bpf_attr a;
+	int pfd = -1;
+	for (int verbose = 0; verbose < 2 && pfd < 0; verbose++) { /* the verifier's log only when it refuses */
+		memset(&a, 0, sizeof a);
+		a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+		a.insns = (unsigned long)prog;
+		a.insn_cnt = (unsigned)(n / 8);
+		a.license = (unsigned long)"GPL";
+		if (verbose) { a.log_buf = (unsigned long)vlog; a.log_size = sizeof vlog; a.log_level = 1; vlog[0] = 0; }
+		pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof a);
+	}
+	if (pfd < 0) { snprintf(err, errlen, "load the device program: %s%s%.300s", strerror(errno), vlog[0] ? ": " : "", vlog); return -1; }
+	int cfd = open(cgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0) { snprintf(err, errlen, "%s: %s", cgdir, strerror(errno)); close(pfd); return -1; }
+	memset(&a, 0, sizeof a);
+	a.target_fd = (unsigned)cfd;
+	a.attach_bpf_fd = (unsigned)pfd;
+	a.attach_type = BPF_CGROUP_DEVICE;
+	a.attach_flags = BPF_F_ALLOW_MULTI;
+	int r = (int)syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof a);
+	if (r < 0) snprintf(err, errlen, "attach the device program to %s: %s", cgdir, strerror(errno));
+	close(cfd); close(pfd);
+	return r;
+}
+
 /* uid_map/gid_map: written directly as root, else through newuidmap/newgidmap. */
 static void write_idmap(pid_t c, struct rec *r) { /* idmap u|g HELPER|direct LINE... */
 	int gid = r->argv[0][0] == 'g';
@@ -679,6 +716,10 @@ static int cmd_start(const char *plan) {
 	if (syncp) { /* the host acts between clone and init (NICs, start-host hooks) */
 		unlink(syncp);
 		if (mkfifo(syncp, 0600) < 0 || (sync_fd = open(syncp, O_RDWR | O_CLOEXEC)) < 0) die("sync", syncp);
+	}
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "devbpf")) { /* devbpf CGROUPDIR PROGFILE */
+		char err[600];
+		if (attach_devbpf(recs[i].argv[0], recs[i].argv[1], err, sizeof err) < 0) { errno = ECANCELED; die("devices", err); }
 	}
 	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "timens")) { /* timens BOOT_NS MONOTONIC_NS: for the children */
 		if (unshare(0x80 /* CLONE_NEWTIME */) < 0) die("time namespace", "unshare");
@@ -882,6 +923,12 @@ int main(int argc, char **argv) {
 	if (argc == 3 && !strcmp(argv[1], "start")) return cmd_start(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "attach")) return cmd_attach(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);
+	if (argc == 4 && !strcmp(argv[1], "devbpf")) { /* devbpf CGROUPDIR PROGFILE */
+		char err[600];
+		if (attach_devbpf(argv[2], argv[3], err, sizeof err) == 0) return 0;
+		fprintf(stderr, "lxt devices: %s\n", err);
+		return 1;
+	}
 	fprintf(stderr, "usage: lxt-shim start|attach PLANFILE, lxt-shim console SOCKET TTY ESCAPE (internal to lxt)\n");
 	return 2;
 }

@@ -5,6 +5,7 @@
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
+import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
@@ -128,6 +129,13 @@ function monitorCleanup(rec: CgroupRecord): { thaw?: [string, string]; cgroupDir
   return { thaw: rec.paths.freezer ? [`${rec.paths.freezer}/freezer.state`, "THAWED"] : undefined, cgroupDirs: [...new Set(Object.values(rec.paths))] };
 }
 
+/** Takes devices.allow/deny (lxc.cgroup.* or lxc.cgroup2.*) out of the settings, in config order. */
+function splitDeviceRules(c: ContainerSpec["cgroup"]): { lines: Array<{ allow: boolean; rule: string }>; rest: ContainerSpec["cgroup"] } {
+  const isDev = (k: string) => k === "devices.allow" || k === "devices.deny";
+  const lines = [...c.v1, ...c.v2].filter((kv) => isDev(kv.key)).map((kv) => ({ allow: kv.key === "devices.allow", rule: kv.value }));
+  return { lines, rest: { ...c, v1: c.v1.filter((kv) => !isDev(kv.key)), v2: c.v2.filter((kv) => !isDev(kv.key)) } };
+}
+
 /** The host's cgroup hierarchies as the container mounts them under /sys/fs/cgroup. */
 function cgroupMounts(): CgroupMount[] {
   const out: CgroupMount[] = [];
@@ -180,8 +188,18 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     mkdirSync(rundir, { recursive: true, mode: 0o700 });
     r.add(() => rmSync(rundir, { recursive: true, force: true }));
 
-    const cg = cgroupDriver().create({ name, spec: spec.cgroup });
+    // LXT_CGROUP_VERSION=2 puts containers on a hybrid host's cgroup2 mount (no controllers
+    // there: for device programs, freezing and the v2 paths; the tests use it)
+    const driver = cgroupDriver({ force: process.env.LXT_CGROUP_VERSION === "2" ? 2 : undefined });
+    // cgroup v2 has no devices controller: the device rules become an eBPF program the monitor attaches
+    const dev = driver.version === 2 ? splitDeviceRules(spec.cgroup) : undefined;
+    const cg = driver.create({ name, spec: dev?.rest ?? spec.cgroup });
     r.add(() => cg.remove());
+    let deviceProgram: [string, string] | undefined;
+    if (dev?.lines.length) {
+      writeFileSync(`${rundir}/devices.bpf`, compileDeviceProgram(devicePolicy(dev.lines)));
+      deviceProgram = [cg.record().paths.unified!, `${rundir}/devices.bpf`];
+    }
     log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
     writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec))));
@@ -198,6 +216,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
       fastCleanup: hostCleanupNeeded(spec) ? undefined : monitorCleanup(cg.record()),
+      deviceProgram,
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)

@@ -63,6 +63,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** cgroup v2: [the container's cgroup dir, the eBPF device program file] the monitor attaches before clone */
+  deviceProgram?: [string, string];
   /** the host's cgroup hierarchies, for lxc.mount.auto = cgroup / cgroup2 (v1: one per hierarchy; v2: one) */
   cgroupMounts?: CgroupMount[];
   /** uid/gid maps are written by newuidmap/newgidmap (not root) */
@@ -100,7 +102,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
   if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
-  // the monitor moves init into its cgroup and writes its id maps before init runs
+  if (o.deviceProgram) ops.push(["devbpf", ...o.deviceProgram]);
+  // init joins its cgroup itself, first thing (join); the monitor writes its id maps before it runs
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   const userns = clone.includes("user");
   if (userns) {

@@ -23,6 +23,7 @@ export interface StartOptions {
   sharePaths?: Partial<Record<Namespace, string>>;
   cgroupMounts?: CgroupMount[];
   fastCleanup?: PlanInput["fastCleanup"];
+  deviceProgram?: PlanInput["deviceProgram"];
   idmapHelpers?: { uid: string; gid: string };
 }
 
