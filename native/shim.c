@@ -124,6 +124,10 @@ static const char *hdr_arg(const char *op, int n) { /* arg n of the first record
 	return NULL;
 }
 static const char *hdr(const char *op) { return hdr_arg(op, 0); }
+static int has_op(const char *op) {
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, op)) return 1;
+	return 0;
+}
 
 static void write_file(const char *path, const char *val, const char *step) {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -770,6 +774,10 @@ static int cmd_start(const char *plan) {
 	for (int i = 0; i < nrec && !fail; i++) if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
 	int sync_clone = syncp && hdr_arg("sync", 1) && !strcmp(hdr_arg("sync", 1), "1");
 	set_state("STARTING", c, -1);
+	/* keepnetns: hold the container's network namespace past init's death, so
+	 * the cleanup can still take host NICs (phys) back out of it (fd 99) */
+	int netns_fd = -1;
+	if (has_op("keepnetns")) { char p[64]; snprintf(p, sizeof p, "/proc/%d/ns/net", (int)c); netns_fd = open(p, O_RDONLY | O_CLOEXEC); }
 	if (!fail && sync_clone) fail = host_sync(sync_fd, "clone", c);
 	if (!fail && write(sync_pipe[1], "g", 1) < 0) {}
 	close(sync_pipe[1]);
@@ -828,7 +836,9 @@ static int cmd_start(const char *plan) {
 		/* everything closes but the waiters' connections, moved to 100.. */
 		int nw = 0;
 		for (int j = 0; j < MAXCLI; j++) if (cli[j].fd >= 0 && cli[j].tty == -2 && fcntl(cli[j].fd, F_DUPFD, 100 + nw) == 100 + nw) nw++;
-		syscall(SYS_close_range, 3, 99, 0);
+		if (netns_fd >= 0 && netns_fd != 99) { dup2(netns_fd, 99); close(netns_fd); }
+		else if (netns_fd == 99) fcntl(99, F_SETFD, 0);
+		syscall(SYS_close_range, 3, netns_fd >= 0 ? 98 : 99, 0);
 		syscall(SYS_close_range, 100 + nw, ~0U, 0);
 		execv(recs[i].argv[0], recs[i].argv);
 		_exit(1);

@@ -36,6 +36,7 @@ const commands: Record<string, { load: () => Promise<CommandModule>; help: strin
   autostart: { load: () => import("./cmd/autostart.ts"), help: "start/stop containers marked lxc.start.auto", lxc: true },
   freeze: { load: () => import("./cmd/freeze.ts"), help: "freeze all processes of a container", lxc: true },
   unfreeze: { load: () => import("./cmd/freeze.ts"), help: "thaw a frozen container", lxc: true },
+  net: { load: () => import("./cmd/net.ts"), help: "the managed bridge with DHCP and NAT: start, stop, status" },
   device: { load: () => import("./cmd/device.ts"), help: "add a host device node or interface to a running container, or take it out", lxc: true },
   cgroup: { load: () => import("./cmd/cgroup.ts"), help: "read or change a running container's cgroup value", lxc: true },
   ps: { load: () => import("./cmd/ps.ts"), help: "host processes with the container each belongs to", lxc: true },

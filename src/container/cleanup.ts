@@ -2,9 +2,10 @@
 // `lxt __cleanup` when the container exits; start/stop/destroy run it inline
 // for a stale run (the monitor was killed before it could). Idempotent: every
 // step tolerates having been done already.
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { readRuntimeState } from "../runtime/statefile.ts";
 import type { ContainerSpec } from "../spec/types.ts";
+import { teardownNetwork } from "../net/nic.ts";
 import { errorMessage } from "../util/errors.ts";
 import { configLog, log } from "../util/log.ts";
 import { type Context } from "./context.ts";
@@ -27,6 +28,15 @@ export interface CleanupResult {
   warnings: string[];
 }
 
+/** The monitor passes the container's network namespace as fd 99 (a path by pid, so that nsenter can open it). */
+function netnsHeld(): string | undefined {
+  try {
+    return readlinkSync("/proc/self/fd/99").startsWith("net:") ? `/proc/${process.pid}/fd/99` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function cleanup(ctx: Context, name: string, o: CleanupOptions): Promise<CleanupResult> {
   const warnings: string[] = [];
   const rt = readRuntimeState(o.rundir);
@@ -38,6 +48,9 @@ export async function cleanup(ctx: Context, name: string, o: CleanupOptions): Pr
       warnings.push(`cannot read the config for post-stop hooks: ${errorMessage(e)}`);
     }
   }
+
+  // NICs: host NICs go back (from the namespace the monitor kept for us on fd 99, if it did), host-side devices go
+  for (const w of teardownNetwork(o.rundir, netnsHeld())) warnings.push(w);
 
   // Every process still in the cgroup goes (a stale run, or shared pid ns), then the cgroup.
   const cg = openCgroup(o.rundir);

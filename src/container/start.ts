@@ -6,6 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
+import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
+import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
@@ -119,6 +121,8 @@ function hostCleanupNeeded(spec: ContainerSpec): boolean {
     spec.hooks["post-stop"].length > 0 ||
     spec.ephemeral ||
     spec.rootfs.type !== "dir" ||
+    // the kernel destroys a dead namespace's devices asynchronously: lxt deletes the host sides
+    // itself, returns moved host NICs and runs down scripts
     spec.nics.some((n) => n.type !== "empty" && n.type !== "none")
   );
 }
@@ -212,6 +216,15 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
 
     const argv = req.argv?.length ? req.argv : req.mode === "execute" ? spec.executeCmd : undefined;
     const hostHooks = spec.hooks["start-host"].length > 0;
+    const nics = planNics(spec);
+    if (nics.length) {
+      // a NIC on the managed bridge starts it on demand (lxt net start)
+      for (const { nic } of nics)
+        if (nic.type === "veth" && nic.link && !existsSync(`/sys/class/net/${nic.link}`) && bridgeState(nic.link) === undefined && nic.link === DEFAULT_BRIDGE) startBridge();
+      r.add(() => {
+        for (const w of teardownNetwork(rundir)) log("WARN", "network", w);
+      });
+    }
     const res = await shimStart({
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
@@ -220,6 +233,9 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)
+      // after clone, before the container sets itself up: its network
+      hostSetup: nics.length ? async (pid) => setupNetwork(spec, pid, rundir) : undefined,
+      keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,
       cgroupJoinFiles: cg.joinFiles(),

@@ -63,6 +63,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** the monitor holds the container's network namespace for the cleanup (fd 99): host NICs moved in go back */
+  keepNetns?: boolean;
   /** cgroup v2: [the container's cgroup dir, the eBPF device program file] the monitor attaches before clone */
   deviceProgram?: [string, string];
   /** the host's cgroup hierarchies, for lxc.mount.auto = cgroup / cgroup2 (v1: one per hierarchy; v2: one) */
@@ -103,6 +105,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
   if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
   if (o.deviceProgram) ops.push(["devbpf", ...o.deviceProgram]);
+  if (o.keepNetns) ops.push(["keepnetns"]);
   // init joins its cgroup itself, first thing (join); the monitor writes its id maps before it runs
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   const userns = clone.includes("user");

@@ -24,6 +24,7 @@ export interface StartOptions {
   cgroupMounts?: CgroupMount[];
   fastCleanup?: PlanInput["fastCleanup"];
   deviceProgram?: PlanInput["deviceProgram"];
+  keepNetns?: boolean;
   idmapHelpers?: { uid: string; gid: string };
 }
 
