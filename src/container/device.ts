@@ -5,7 +5,9 @@
 //   interface:   moved into the container's network namespace (renamed), and
 //                back to the host under its old name on del
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { setupNetwork } from "../net/nic.ts";
 import { inMountNamespace } from "../runtime/attach.ts";
+import type { NicSpec } from "../spec/types.ts";
 import { readRuntimeState } from "../runtime/statefile.ts";
 import { run } from "../util/exec.ts";
 import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
@@ -66,8 +68,29 @@ function isInterface(dev: string): boolean {
   return !dev.startsWith("/") && /^[A-Za-z0-9_.:-]{1,15}$/.test(dev);
 }
 
+/** The first ethN the container does not have (from /proc/PID/net/dev, readable from the host). */
+function nextEth(pid: number): string {
+  const have = new Set(readFileSync(`/proc/${pid}/net/dev`, "utf8").split("\n").slice(2).map((l) => l.split(":")[0]!.trim()));
+  let i = 0;
+  while (have.has(`eth${i}`)) i++;
+  return `eth${i}`;
+}
+
 export async function deviceAdd(ctx: Context, name: string, dev: string, target?: string): Promise<void> {
   const { pid, rundir } = running(ctx, name);
+  if (dev.startsWith("veth:")) {
+    // a new veth on a bridge, as lxc.net.N would make it at start
+    const inside = target ?? nextEth(pid);
+    if (!isInterface(inside)) throw new LxtError(`invalid interface name \`${inside}\``, "at most 15 letters, digits or _.:-");
+    const { loadSpec } = await import("./state.ts");
+    const spec = loadSpec(ctx, name);
+    const nic: NicSpec = { index: spec.nics.length, type: "veth", flagsUp: true, link: dev.slice(5), name: inside, hwaddr: "00:16:3e:xx:xx:xx", ipv4: [], ipv6: [], l2proxy: false, veth: { mode: "bridge", ipv4Routes: [], ipv6Routes: [], vlanTagged: [] } };
+    const plan = setupNetwork({ ...spec, nics: [nic] }, pid, rundir, { append: true });
+    const rec = record(rundir);
+    rec.nics[inside] = `veth:${plan[0]!.host}`;
+    writeFileSync(`${rundir}/devices.json`, JSON.stringify(rec));
+    return;
+  }
   if (isInterface(dev)) {
     if (!existsSync(`/sys/class/net/${dev}`)) throw new LxtError(`no network interface \`${dev}\` on the host`, "see `ip link`");
     const inside = target ?? dev;
@@ -98,6 +121,14 @@ export async function deviceDel(ctx: Context, name: string, dev: string): Promis
   if (isInterface(dev)) {
     const rec = record(rundir);
     const host = rec.nics[dev] ?? dev;
+    if (host.startsWith("veth:")) {
+      // one lxt made: deleting its host side takes the pair away
+      const r = run(["ip", "link", "del", host.slice(5)], { allowFail: true });
+      if (r.status !== 0) throw new LxtError(`delete \`${dev}\` (host side ${host.slice(5)}): ${r.stderr.trim()}`);
+      delete rec.nics[dev];
+      writeFileSync(`${rundir}/devices.json`, JSON.stringify(rec));
+      return;
+    }
     const r = run(["nsenter", `--net=/proc/${pid}/ns/net`, "ip", "link", "set", "dev", dev, "netns", String(process.pid), "name", host], { allowFail: true });
     if (r.status !== 0) throw new LxtError(`move \`${dev}\` out of ${name}: ${r.stderr.trim()}`, `see \`lxt attach -n ${name} -- ip link\``);
     delete rec.nics[dev];

@@ -234,7 +234,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       idmapHelpers: idmapHelpers(spec),
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)
       // after clone, before the container sets itself up: its network
-      hostSetup: nics.length ? async (pid) => setupNetwork(spec, pid, rundir) : undefined,
+      hostSetup: nics.length ? async (pid) => void setupNetwork(spec, pid, rundir) : undefined,
       keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,

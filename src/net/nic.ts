@@ -195,14 +195,17 @@ function runScript(script: string, env: Record<string, string>, args: string[], 
  * Makes and configures every NIC for init (pid) before it runs. On failure
  * it undoes what it made and throws, naming the NIC.
  */
-export function setupNetwork(spec: ContainerSpec, pid: number, rundir: string): void {
+export function setupNetwork(spec: ContainerSpec, pid: number, rundir: string, o: { append?: boolean } = {}): NicPlan[] {
   const plans = planNics(spec);
-  if (!plans.length) return;
+  if (!plans.length) return plans;
   checkLinks(plans);
+  // append (a NIC added to a running container): the record grows; a failure undoes only the new NIC
+  const prev: NetRecord = (o.append && readRecord(rundir)) || { hostDevices: [], phys: [], down: [] };
   const rec: NetRecord = { hostDevices: plans.flatMap((p) => (p.host ? [p.host] : [])), phys: [], down: [] };
   for (const p of plans)
     if (p.nic.type === "phys") rec.phys.push({ name: p.nic.link!, inside: p.name, ifindex: Number(readFileSync(`/sys/class/net/${p.nic.link}/ifindex`, "utf8")) });
-  writeRecord(rundir, rec);
+  const merged = () => ({ hostDevices: [...prev.hostDevices, ...rec.hostDevices], phys: [...prev.phys, ...rec.phys], down: [...prev.down, ...rec.down] });
+  writeRecord(rundir, merged());
   try {
     try {
       ipBatch(hostBatch(plans, pid));
@@ -223,11 +226,21 @@ export function setupNetwork(spec: ContainerSpec, pid: number, rundir: string): 
       if (p.nic.scriptUp) runScript(p.nic.scriptUp, hookEnv(spec, p, "up"), [spec.name, "net", "up", p.nic.type, p.host ?? p.nic.link ?? ""], `lxc.net.${p.nic.index}.script.up`);
       if (p.nic.scriptDown) rec.down.push({ script: p.nic.scriptDown, env: hookEnv(spec, p, "down"), args: [spec.name, "net", "down", p.nic.type, p.host ?? p.nic.link ?? ""] });
     }
-    writeRecord(rundir, rec);
+    writeRecord(rundir, merged());
     log("INFO", "network", `configured ${plans.map((p) => `${p.name} (${p.nic.type}${p.host ? ` host ${p.host}` : ""})`).join(", ")}`);
+    return plans;
   } catch (e) {
-    for (const w of teardownNetwork(rundir, pid)) log("WARN", "network", w);
+    for (const w of teardownRecord(rec, `/proc/${pid}/ns/net`)) log("WARN", "network", w);
+    writeRecord(rundir, prev);
     throw e;
+  }
+}
+
+function readRecord(rundir: string): NetRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(`${rundir}/net.json`, "utf8")) as NetRecord;
+  } catch {
+    return undefined;
   }
 }
 
@@ -239,14 +252,15 @@ export function setupNetwork(spec: ContainerSpec, pid: number, rundir: string): 
  * returns warnings instead of throwing.
  */
 export function teardownNetwork(rundir: string, netnsPid?: number | string): string[] {
-  let rec: NetRecord;
-  try {
-    rec = JSON.parse(readFileSync(`${rundir}/net.json`, "utf8")) as NetRecord;
-  } catch {
-    return [];
-  }
+  const rec = readRecord(rundir);
+  if (!rec) return [];
+  const warnings = teardownRecord(rec, typeof netnsPid === "number" ? `/proc/${netnsPid}/ns/net` : netnsPid);
+  writeRecord(rundir, { hostDevices: [], phys: [], down: [] });
+  return warnings;
+}
+
+function teardownRecord(rec: NetRecord, nsPath: string | undefined): string[] {
   const warnings: string[] = [];
-  const nsPath = typeof netnsPid === "number" ? `/proc/${netnsPid}/ns/net` : netnsPid;
   for (const p of rec.phys) {
     if (existsSync(`/sys/class/net/${p.name}`) && Number(readFileSync(`/sys/class/net/${p.name}/ifindex`, "utf8")) === p.ifindex) continue; // home already
     if (nsPath && existsSync(nsPath)) {
@@ -275,6 +289,5 @@ export function teardownNetwork(rundir: string, netnsPid?: number | string): str
       warnings.push(errorMessage(e));
     }
   }
-  writeRecord(rundir, { hostDevices: [], phys: [], down: [] });
   return warnings;
 }

@@ -5,7 +5,7 @@
 // host and the namespaces these tests make; NAT is checked by reading the
 // ruleset. Subnets: 10.231.0.0/16 and fd42:231::/48 (nothing on this host).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { LXT, skipReason, TestEnv, until } from "./helpers.ts";
 
 const skip = skipReason();
@@ -101,6 +101,26 @@ describe("network", () => {
     expect(existsSync(`/sys/class/net/lxtv${tag}b`)).toBe(false);
     t.ok(["destroy", "-n", "a"]);
     t.ok(["destroy", "-n", "b"]);
+  });
+
+  it("hot-plug: a new veth on a bridge goes into a running container (lxt device add veth:BRIDGE) and away again", async () => {
+    const br = `lxth${tag}`;
+    bridge(br, "10.231.8.1/24");
+    container("h", []);
+    t.ok(["start", "-n", "h"]);
+    t.ok(["device", "-n", "h", "add", `veth:${br}`]);
+    const sh = (cmd: string) => t.lxt(["attach", "-n", "h", "--", "sh", "-c", cmd]);
+    expect(sh("ip -o link show eth0").stdout).toContain("UP");
+    t.ok(["attach", "-n", "h", "--", "ip", "addr", "add", "10.231.8.2/24", "dev", "eth0"]);
+    expect(sh("ping -c1 -W2 10.231.8.1").code).toBe(0);
+    const hostSide = readdirSync(`/sys/class/net/${br}/brif`);
+    expect(hostSide.length).toBe(1);
+    t.ok(["device", "-n", "h", "del", "eth0"]);
+    expect(sh("ip link show eth0").code).not.toBe(0);
+    expect(existsSync(`/sys/class/net/${hostSide[0]}`)).toBe(false);
+    expect(t.lxt(["device", "-n", "h", "add", "veth:lxtnosuchbr"]).stderr).toContain("bridge `lxtnosuchbr` does not exist");
+    t.ok(["stop", "-n", "h", "-k"]);
+    t.ok(["destroy", "-n", "h"]);
   });
 
   it("a NIC that cannot be made aborts the start with its name; nothing is left", () => {
