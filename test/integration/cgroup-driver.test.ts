@@ -212,7 +212,7 @@ describe.skipIf(!!v1Skip)("cgroup v1 driver on this host", () => {
     cg.remove();
     const name = `${TAG}-bad`;
     expect(() => driver.create({ name, spec: spec({ v1: [{ key: "pids.max", value: "5" }, { key: "memory.limit_in_bytes", value: "x" }] }) })).toThrow("EINVAL");
-    expect(() => driver.create({ name, spec: spec({ v2: [{ key: "memory.max", value: "1G" }] }) })).toThrow(NotSupportedError);
+    expect(() => driver.create({ name, spec: spec({ v2: [{ key: "memory.high", value: "1G" }] }) })).toThrow(NotSupportedError);
     expect(leftovers().filter((d) => d.includes(name))).toEqual([]);
   });
 });
@@ -274,9 +274,11 @@ describe.skipIf(!!v2Skip)("cgroup v2 driver in a test cgroup below the cgroup2 m
     root = `${layout.unified}/lxt-test-${TAG}`;
     if (!existsSync(root)) mkdirSync(root);
     const driver = cgroupDriver({ root, force: 2 });
-    expect(() => driver.create({ name: "v2b", spec: spec({ v1: [{ key: "memory.limit_in_bytes", value: "64M" }] }) })).toThrow(
-      "apply `lxc.cgroup.memory.limit_in_bytes = 64M`: this host uses cgroup v2 and lxt cannot translate this key yet",
+    expect(() => driver.create({ name: "v2b", spec: spec({ v1: [{ key: "memory.oom_control", value: "1" }] }) })).toThrow(
+      "apply `lxc.cgroup.memory.oom_control = 1`: this host uses cgroup v2 and this key has no cgroup v2 counterpart",
     );
+    // a translated key whose controller this cgroup lacks is refused by the controller's name
+    expect(() => driver.create({ name: "v2b", spec: spec({ v1: [{ key: "memory.limit_in_bytes", value: "64M" }] }) })).toThrow("the cgroup v2 controller `memory` is not available below");
     const offered = (readFileSync(`${root}/cgroup.controllers`, "utf8").trim().split(/\s+/)).filter(Boolean);
     if (!offered.includes("pids"))
       expect(() => driver.create({ name: "v2b", spec: spec({ v2: [{ key: "pids.max", value: "5" }] }) })).toThrow("the cgroup v2 controller `pids` is not available below");

@@ -169,8 +169,8 @@ describe("fake cgroupfs trees", () => {
   test("v1 create on a fake tree (no cpuset): the same path in each hierarchy, co-mounted ones once; v2-only keys refused before anything is made", () => {
     fakeV1();
     const d = cgroupDriver({ root: dir });
-    expect(() => d.create({ name: "c", spec: spec({ v2: [{ key: "memory.max", value: "1G" }] }) })).toThrow(
-      "apply `lxc.cgroup2.memory.max = 1G`: this host uses cgroup v1 and lxt cannot translate this key yet",
+    expect(() => d.create({ name: "c", spec: spec({ v2: [{ key: "memory.high", value: "1G" }] }) })).toThrow(
+      "apply `lxc.cgroup2.memory.high = 1G`: this host uses cgroup v1 and this key has no cgroup v1 counterpart",
     );
     expect(existsSync(`${dir}/memory/lxt.payload.c`)).toBe(false);
     const cg = d.create({ name: "c", spec: spec() });
@@ -288,13 +288,14 @@ describe("keys and translation", () => {
     ]);
     expect(settingOrder([kv("devices.deny"), kv("devices.allow"), kv("devices.allow")]).map((k) => k.key)).toEqual(["devices.deny", "devices.allow", "devices.allow"]);
   });
-  test("the other version's keys: cpuset.* and pids.max carry over, the rest is refused by name", () => {
+  test("the other version's keys: cpuset.* and pids.max carry over; keys without a counterpart are refused by name", () => {
     expect(translateSettings([{ key: "cpuset.cpus", value: "0-1" }, { key: "pids.max", value: "10" }], 1, 2)).toEqual([{ key: "cpuset.cpus", value: "0-1" }, { key: "pids.max", value: "10" }]);
-    expect(() => translateSettings([{ key: "memory.limit_in_bytes", value: "512M" }], 1, 2)).toThrow(
-      "apply `lxc.cgroup.memory.limit_in_bytes = 512M`: this host uses cgroup v2 and lxt cannot translate this key yet",
+    expect(() => translateSettings([{ key: "memory.oom_control", value: "1" }], 1, 2)).toThrow(
+      "apply `lxc.cgroup.memory.oom_control = 1`: this host uses cgroup v2 and this key has no cgroup v2 counterpart",
     );
     try {
       translateSettings([{ key: "devices.allow", value: "c 1:3 rwm" }], 1, 2);
+      throw new Error("not refused");
     } catch (e) {
       expect(e).toBeInstanceOf(NotSupportedError);
       expect((e as LxtError).hint).toContain("eBPF");
