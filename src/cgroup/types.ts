@@ -38,6 +38,9 @@ export interface CgroupRecord {
 
 export interface CgroupStats {
   cpuUsageNs?: number;
+  /** user and system CPU time (v1 cpuacct.stat ticks, v2 cpu.stat usec), in ns */
+  cpuUserNs?: number;
+  cpuSystemNs?: number;
   memoryBytes?: number;
   memoryLimit?: number;
   kmemBytes?: number;

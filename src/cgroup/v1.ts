@@ -67,6 +67,12 @@ export class V1Cgroup implements ContainerCgroup {
     const s: CgroupStats = {};
     const cpu = p.cpuacct ? numberIn(`${p.cpuacct}/cpuacct.usage`) : undefined;
     if (cpu !== undefined) s.cpuUsageNs = cpu;
+    const ticks = p.cpuacct ? readText(`${p.cpuacct}/cpuacct.stat`) : undefined; // USER_HZ = 100
+    if (ticks !== undefined) {
+      const t = (k: string) => Number(new RegExp(`^${k} (\\d+)`, "m").exec(ticks)?.[1] ?? 0) * 10_000_000;
+      s.cpuUserNs = t("user");
+      s.cpuSystemNs = t("system");
+    }
     if (p.memory) {
       const usage = numberIn(`${p.memory}/memory.usage_in_bytes`);
       const limit = numberIn(`${p.memory}/memory.limit_in_bytes`);

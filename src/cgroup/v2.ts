@@ -63,6 +63,11 @@ export class V2Cgroup implements ContainerCgroup {
     const s: CgroupStats = {};
     const usec = statValue(readText(`${d}/cpu.stat`), "usage_usec");
     if (usec !== undefined) s.cpuUsageNs = usec * 1000;
+    const cstat = readText(`${d}/cpu.stat`);
+    const user = statValue(cstat, "user_usec");
+    const sys = statValue(cstat, "system_usec");
+    if (user !== undefined) s.cpuUserNs = user * 1000;
+    if (sys !== undefined) s.cpuSystemNs = sys * 1000;
     const mem = numberIn(`${d}/memory.current`);
     if (mem !== undefined) s.memoryBytes = mem;
     const max = numberIn(`${d}/memory.max`);

@@ -39,6 +39,7 @@ const commands: Record<string, { load: () => Promise<CommandModule>; help: strin
   net: { load: () => import("./cmd/net.ts"), help: "the managed bridge with DHCP and NAT: start, stop, status" },
   device: { load: () => import("./cmd/device.ts"), help: "add a host device node or interface to a running container, or take it out", lxc: true },
   cgroup: { load: () => import("./cmd/cgroup.ts"), help: "read or change a running container's cgroup value", lxc: true },
+  top: { load: () => import("./cmd/top.ts"), help: "CPU, block I/O and memory use of every running container, live", lxc: true },
   ps: { load: () => import("./cmd/ps.ts"), help: "host processes with the container each belongs to", lxc: true },
   checkconfig: { load: () => import("./cmd/checkconfig.ts"), help: "check that the kernel and host can run containers", lxc: true },
   config: { load: () => import("./cmd/config.ts"), help: "show system configuration items (like lxc-config)", lxc: true },

@@ -59,6 +59,30 @@ describe("cgroup limits", () => {
     t.ok(["destroy", "-n", "c"]);
   });
 
+  it("accounting: lxt top --batch / --json list the running containers with their use, sorted; info shows it", () => {
+    for (const n of ["t1", "t2"]) t.ok(["create", "-n", n, "-t", "busybox"]);
+    t.ok(["create", "-n", "t3", "-t", "busybox"]); // stays stopped: not listed
+    t.ok(["start", "-n", "t1"]);
+    t.ok(["start", "-n", "t2"]);
+    t.ok(["attach", "-n", "t2", "--", "sh", "-c", "head -c 20000000 /dev/zero | tail >/dev/null; true"]); // some CPU and memory
+    const rows = JSON.parse(t.ok(["top", "--json", "-s", "c"])) as Array<{ name: string; cpuUsageNs: number; memoryBytes: number; pids: number }>;
+    expect(rows.map((r) => r.name)).toEqual(["t2", "t1"]); // by CPU, biggest first
+    for (const r of rows) {
+      expect(r.memoryBytes).toBeGreaterThan(0);
+      expect(r.pids).toBeGreaterThan(0);
+    }
+    expect(JSON.parse(t.ok(["top", "--json", "-s", "n", "-r"])).map((r: { name: string }) => r.name)).toEqual(["t2", "t1"]);
+    const batch = t.ok(["top", "--batch"]);
+    expect(batch).toMatch(/^Container +CPU/);
+    expect(batch).toMatch(/^t1 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ \w+ +[\d.]+ \w+/m);
+    expect(batch).not.toContain("t3");
+    expect(batch).not.toContain("\x1b[");
+    expect(t.lxt(["top", "-s", "z", "--batch"]).stderr).toContain("invalid sort key `z`");
+    expect(t.ok(["info", "-n", "t2"])).toMatch(/^CPU use:\s+[\d.]+ seconds$/m);
+    for (const n of ["t1", "t2"]) t.ok(["stop", "-n", n, "-k"]);
+    for (const n of ["t1", "t2", "t3"]) t.ok(["destroy", "-n", n]);
+  });
+
   it("lxc.cgroup2.* keys on this v1 host are translated (and logged); one without a counterpart stops the start", () => {
     t.ok(["create", "-n", "x", "-t", "busybox"]);
     const log = `${t.dir}/x.log`;

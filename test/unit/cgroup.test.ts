@@ -226,7 +226,7 @@ describe("fake cgroupfs trees", () => {
     file(`${d}/cgroup.freeze`, "1\n");
     file(`${d}/cgroup.events`, "populated 1\nfrozen 0\n");
     const cg = new V2Cgroup(d);
-    expect(cg.stats()).toEqual({ cpuUsageNs: 7000, memoryBytes: 8192, kmemBytes: 512, blkioBytes: { read: 101, write: 7 }, pids: 1 });
+    expect(cg.stats()).toEqual({ cpuUsageNs: 7000, cpuUserNs: 5000, memoryBytes: 8192, kmemBytes: 512, blkioBytes: { read: 101, write: 7 }, pids: 1 });
     expect(cg.freezerState()).toBe("FREEZING");
     writeFileSync(`${d}/cgroup.events`, "populated 1\nfrozen 1\n");
     expect(cg.freezerState()).toBe("FROZEN");

@@ -60,6 +60,7 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
       if (st?.blkioBytes !== undefined) s += field("BlkIO use:", size(st.blkioBytes.read + st.blkioBytes.write));
       if (st?.memoryBytes !== undefined) s += field("Memory use:", size(st.memoryBytes));
       if (st?.kmemBytes !== undefined) s += field("KMem use:", size(st.kmemBytes));
+      if (st?.swapBytes !== undefined) s += field("Swap use:", size(st.swapBytes));
       for (const l of r.net?.links ?? []) {
         if (l.name === "lo") continue;
         s += field("Link:", l.name);
