@@ -29,6 +29,7 @@
 #include <net/if.h>
 #include <linux/openat2.h>
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -242,6 +243,29 @@ static int has_arg(struct rec *r, int from, const char *word) {
 	return 0;
 }
 
+/* lxc.seccomp.profile, compiled to classic BPF by src/security/seccomp.ts.
+ * The file is read with the plan (the host's paths are gone after pivot_root
+ * or setns) and the filter loaded as late as possible: just before the ids
+ * and exec, while the process still has CAP_SYS_ADMIN, so no_new_privs is
+ * not required. */
+static struct sock_filter seccomp_prog[4096];
+static unsigned short seccomp_len;
+static void preload_seccomp(void) {
+	const char *file = hdr("seccomp");
+	if (!file) return;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) die("seccomp", file);
+	ssize_t n = read(fd, seccomp_prog, sizeof seccomp_prog);
+	close(fd);
+	if (n <= 0 || n % (ssize_t)sizeof seccomp_prog[0]) { errno = EINVAL; die("seccomp", file); }
+	seccomp_len = (unsigned short)(n / sizeof seccomp_prog[0]);
+}
+static void load_seccomp(void) {
+	struct sock_fprog prog = { .len = seccomp_len, .filter = seccomp_prog };
+	if (!seccomp_len) { errno = EINVAL; die("seccomp", "no filter was read"); }
+	if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog) < 0) die("seccomp", "load the filter");
+}
+
 /* An lxc.hook.* run inside the container's namespaces (pre-mount, mount,
  * autodev, start): sh -c CMD with the hook environment; a failure aborts. */
 static void run_hook(const char *type, const char *cmd, char **env) {
@@ -286,6 +310,7 @@ static int run_ops(int execute_mode) {
 		} else if (!strcmp(r->op, "henv")) { if (nhenv < MAXREC - 1) henv[nhenv++] = a[0]; }
 		else if (!strcmp(r->op, "hook")) run_hook(a[0], a[1], henv);
 		else if (!strcmp(r->op, "exit")) _exit(atoi(a[0]));
+		else if (!strcmp(r->op, "seccomp")) load_seccomp();
 		else if (!strcmp(r->op, "unlink")) { if (unlink(a[0]) < 0 && errno != ENOENT) die("unlink", a[0]); }
 		else if (!strcmp(r->op, "keyring")) { /* a fresh session keyring, not the host's (lxc.keyring.session) */
 			if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL) < 0 && errno != ENOSYS && errno != EPERM && errno != EACCES) die("keyring", "join a new session keyring");
@@ -672,6 +697,7 @@ static void restore_tty(void) { if (tio_saved) tcsetattr(0, TCSAFLUSH, &saved_ti
 
 static int cmd_start(const char *plan) {
 	load_plan(plan);
+	preload_seccomp();
 	const char *rd = hdr("rundir"), *mode = hdr("mode");
 	if (rd) snprintf(rundir, sizeof rundir, "%s", rd);
 	int daemon = mode && !strcmp(mode, "daemon"), execute = mode && !strcmp(mode, "execute");
@@ -904,6 +930,7 @@ static int cmd_console(const char *sock, int tty, int esc) {
 static int cmd_attach(const char *plan) {
 	plain_errors = 1;
 	load_plan(plan);
+	preload_seccomp();
 	int pid = atoi(hdr("pid") ? hdr("pid") : "0");
 	int fds[16], nfd = 0;
 	char p[128];

@@ -53,10 +53,12 @@ export interface AttachRecord {
   cgroupJoinFiles: string[];
   /** personality(2) of the container (lxc.arch), applied to attached processes as lxc-attach does */
   personality?: number;
+  /** its compiled seccomp filter (RUNDIR/seccomp.bpf), as lxc-attach applies it */
+  seccompFile?: string;
 }
 
-export function attachRecord(spec: ContainerSpec, capDrop: number[], cgroupJoinFiles: string[], personality?: number): AttachRecord {
-  return { environment: spec.environment, capDrop, noNewPrivs: spec.noNewPrivs, cgroupJoinFiles, personality };
+export function attachRecord(spec: ContainerSpec, capDrop: number[], cgroupJoinFiles: string[], personality?: number, seccompFile?: string): AttachRecord {
+  return { environment: spec.environment, capDrop, noNewPrivs: spec.noNewPrivs, cgroupJoinFiles, personality, seccompFile };
 }
 
 function runningInit(ctx: Context, name: string): number {
@@ -95,6 +97,7 @@ export async function attach(ctx: Context, name: string, req: AttachRequest): Pr
     capDrop: req.elevated ? [] : rec.capDrop,
     noNewPrivs: rec.noNewPrivs,
     personality: rec.personality,
+    seccompFile: req.elevated ? undefined : rec.seccompFile,
     argv: req.command,
   });
 }

@@ -8,6 +8,7 @@ import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.t
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
 import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
+import { compileSeccomp, loadSeccompProfile } from "../security/seccomp.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
@@ -206,7 +207,12 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     }
     log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
-    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec))));
+    let seccompFile: string | undefined;
+    if (spec.seccomp.profile) {
+      seccompFile = `${rundir}/seccomp.bpf`;
+      writeFileSync(seccompFile, compileSeccomp(loadSeccompProfile(spec.seccomp.profile)));
+    }
+    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec), seccompFile)));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");
@@ -235,6 +241,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       // the container is set up, init not yet started: start-host hooks (they see LXC_PID)
       // after clone, before the container sets itself up: its network
       hostSetup: nics.length ? async (pid) => void setupNetwork(spec, pid, rundir) : undefined,
+      seccompFile,
       keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,

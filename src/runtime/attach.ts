@@ -21,6 +21,8 @@ export interface AttachOptions {
   /** bounding-set capabilities to drop (numbers) */
   capDrop: number[];
   personality?: number;
+  /** the container's compiled seccomp filter, applied to the attached process (not with -e) */
+  seccompFile?: string;
   noNewPrivs: boolean;
   argv?: string[];
 }
@@ -43,6 +45,7 @@ export async function attach(o: AttachOptions): Promise<number> {
   if (o.capDrop.length) ops.push(["capdrop", ...o.capDrop.map(String)]);
   if (o.noNewPrivs) ops.push(["nonewprivs"]);
   if (o.personality !== undefined) ops.push(["personality", String(o.personality)]);
+  if (o.seccompFile) ops.push(["seccomp", o.seccompFile]);
   ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
   for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
   ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);

@@ -63,6 +63,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** lxc.seccomp.profile compiled to BPF: loaded last before the ids and exec */
+  seccompFile?: string;
   /** the monitor holds the container's network namespace for the cleanup (fd 99): host NICs moved in go back */
   keepNetns?: boolean;
   /** cgroup v2: [the container's cgroup dir, the eBPF device program file] the monitor attaches before clone */
@@ -233,6 +235,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const pers = personalityOf(spec);
   if (pers !== undefined) ops.push(["personality", String(pers)]);
   hooks("start"); // inside the container, as root, just before init's ids are set
+  if (o.seccompFile) ops.push(["seccomp", o.seccompFile]);
   ops.push(["ids", String(spec.init.gid), String(spec.init.uid), ...spec.init.groups.map(String)]);
   ops.push(["chdir", spec.init.cwd]);
   for (const e of initEnv(spec, caller)) ops.push(["env", e]);

@@ -25,6 +25,7 @@ export interface StartOptions {
   fastCleanup?: PlanInput["fastCleanup"];
   deviceProgram?: PlanInput["deviceProgram"];
   keepNetns?: boolean;
+  seccompFile?: string;
   idmapHelpers?: { uid: string; gid: string };
 }
 

@@ -8,6 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSy
 import { run } from "../util/exec.ts";
 import { LxtError } from "../util/errors.ts";
 import type { Template } from "./index.ts";
+import { DEFAULT_POLICY } from "../security/seccomp.ts";
 
 const DIRS = [
   "bin", "sbin", "usr/bin", "usr/sbin", "usr/share/udhcpc", "etc/init.d", "dev", "proc", "sys", "tmp",
@@ -88,7 +89,7 @@ function findBusybox(explicit?: string): string {
 
 export const busybox: Template = {
   name: "busybox",
-  create({ rootfs, name, args }) {
+  create({ rootfs, name, args, path }) {
     let bbPath: string | undefined;
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
@@ -129,6 +130,15 @@ export const busybox: Template = {
       ["lxc.mount.auto", "cgroup:mixed proc:mixed sys:mixed"],
       ["lxc.mount.entry", "shm dev/shm tmpfs defaults,create=dir 0 0"],
       ["lxc.mount.entry", "mqueue dev/mqueue mqueue defaults,optional,create=dir 0 0"],
+      // LXC's customary seccomp policy (its common.seccomp), kept with the container
+      ["lxc.seccomp.profile", writeSeccompPolicy(path)],
     ];
   },
 };
+
+function writeSeccompPolicy(dir: string): string {
+  const file = `${dir}/seccomp.policy`;
+  writeFileSync(file, DEFAULT_POLICY, { mode: 0o644 });
+  return file;
+}
+
