@@ -30,6 +30,7 @@
 #include <linux/openat2.h>
 #include <linux/bpf.h>
 #include <linux/filter.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -378,7 +379,18 @@ static int run_ops(int execute_mode) {
 			if (!strcmp(a[2], "-1")) rl.rlim_max = RLIM_INFINITY;
 			if (setrlimit(atoi(a[0]), &rl) < 0) die("setrlimit", a[0]);
 		} else if (!strcmp(r->op, "capdrop")) {
-			for (int j = 0; j < r->argc; j++) if (prctl(PR_CAPBSET_DROP, atoi(a[j]), 0, 0, 0) < 0 && errno != EINVAL) die("capabilities", a[j]);
+			/* bounding set: exec gives root init permitted = inheritable | bounding, so
+			 * the dropped ones also leave the inheritable set, and no ambient ones stay */
+			struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+			struct __user_cap_data_struct d[2];
+			if (syscall(SYS_capget, &h, d) < 0) die("capabilities", "capget");
+			for (int j = 0; j < r->argc; j++) {
+				int c = atoi(a[j]);
+				if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) die("capabilities", a[j]);
+				if (c < 64) d[c / 32].inheritable &= ~(1u << (c % 32));
+			}
+			if (syscall(SYS_capset, &h, d) < 0) die("capabilities", "capset");
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) die("capabilities", "clear the ambient set");
 		} else if (!strcmp(r->op, "nonewprivs")) { if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("no_new_privs", ""); }
 		else if (!strcmp(r->op, "ids")) { /* gid uid groups... */
 			gid_t g[MAXARG]; int ng = 0;

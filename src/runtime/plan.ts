@@ -227,7 +227,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   for (const p of spec.proc) ops.push(["write", `/proc/self/${p.key}`, p.value]);
   for (const r of spec.rlimits) if (RLIMITS[r.name] !== undefined) ops.push(["rlimit", String(RLIMITS[r.name]), String(r.soft), String(r.hard)]);
   const drop = capsToDrop(spec.caps);
-  if (drop.length) ops.push(["capdrop", ...drop.map(String)]);
+  ops.push(["capdrop", ...drop.map(String)]); // also clears the ambient set when nothing is dropped
   if (spec.noNewPrivs) ops.push(["nonewprivs"]);
   if (o.syncExec) ops.push(["barrier"]);
   if (spec.keyringSession) ops.push(["keyring"]);

@@ -46,3 +46,45 @@ describe("seccomp", () => {
     t.ok(["destroy", "-n", "s"]);
   });
 });
+
+describe("capabilities", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!skip) t = new TestEnv("cap");
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+  const caps = (status: string) => {
+    const get = (k: string) => BigInt(`0x${new RegExp(`^${k}:\\s+([0-9a-f]+)$`, "m").exec(status)![1]}`);
+    return { bnd: get("CapBnd"), prm: get("CapPrm"), eff: get("CapEff"), inh: get("CapInh"), amb: get("CapAmb") };
+  };
+  const bit = (n: number) => 1n << BigInt(n);
+
+  it("lxc.cap.drop leaves init without them in every set; lxc.cap.keep keeps only those; ping needs net_raw", () => {
+    t.ok(["create", "-n", "d", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/d/config`, "lxc.net.0.type = empty\nlxc.cap.drop = net_raw CAP_SYS_ADMIN\n");
+    t.ok(["start", "-n", "d"]);
+    const pid = Number(t.ok(["info", "-n", "d", "-p", "-H"]).trim());
+    const c = caps(readFileSync(`/proc/${pid}/status`, "utf8"));
+    for (const n of [13, 21, 16, 32, 33, 25]) { // net_raw, sys_admin, and the template's sys_module mac_* sys_time
+      expect(c.bnd & bit(n)).toBe(0n);
+      expect(c.prm & bit(n)).toBe(0n);
+      expect(c.eff & bit(n)).toBe(0n);
+    }
+    expect(c.eff & bit(0)).toBe(bit(0)); // chown stays
+    expect(c.inh).toBe(0n);
+    expect(c.amb).toBe(0n);
+    expect(t.lxt(["attach", "-n", "d", "--", "ping", "-c1", "-W1", "127.0.0.1"]).stderr).toMatch(/permission denied|Operation not permitted/i);
+    t.ok(["stop", "-n", "d", "-k"]);
+    writeFileSync(`${t.lxcpath}/d/config`, readFileSync(`${t.lxcpath}/d/config`, "utf8").replace(/^lxc\.cap\.drop.*$/gm, "") + "lxc.cap.keep = chown kill setuid setgid sys_admin\n");
+    t.ok(["start", "-n", "d"]);
+    const pid2 = Number(t.ok(["info", "-n", "d", "-p", "-H"]).trim());
+    const k = caps(readFileSync(`/proc/${pid2}/status`, "utf8"));
+    const want = bit(0) | bit(5) | bit(7) | bit(6) | bit(21);
+    expect(k.bnd).toBe(want);
+    expect(k.eff).toBe(want);
+    t.ok(["stop", "-n", "d", "-k"]);
+    t.ok(["destroy", "-n", "d"]);
+  });
+});
