@@ -24,6 +24,8 @@ import { loadSpec, status } from "./state.ts";
 export interface StartRequest {
   rcfile?: string;
   defines?: string[];
+  /** things the user should know that do not stop the start (an LSM profile this host cannot apply) */
+  onWarning?: (msg: string) => void;
   /** replaces lxc.init.cmd (start -- CMD, execute -- CMD) */
   argv?: string[];
   mode: "daemon" | "foreground" | "execute";
@@ -152,6 +154,35 @@ function cgroupMounts(): CgroupMount[] {
   return out;
 }
 
+/**
+ * lxc.apparmor.profile / lxc.selinux.context: applied (written to
+ * /proc/self/attr/.../exec just before init's exec) where the host has that
+ * LSM; where it has not, the container runs without it and the user is told,
+ * never silently.
+ */
+function lsmSetup(spec: ContainerSpec): { exec?: [string, string]; warnings: string[] } {
+  const warnings: string[] = [];
+  let exec: [string, string] | undefined;
+  const aa = spec.apparmor.profile;
+  if (aa && aa !== "unconfined") {
+    const enabled = (() => {
+      try {
+        return readFileSync("/sys/module/apparmor/parameters/enabled", "utf8").trim() === "Y";
+      } catch {
+        return false;
+      }
+    })();
+    if (!enabled) warnings.push(`lxc.apparmor.profile = ${aa} is not applied: this host has no AppArmor (the container runs without an AppArmor profile)`);
+    else exec = [existsSync("/proc/self/attr/apparmor/exec") ? "/proc/self/attr/apparmor/exec" : "/proc/self/attr/exec", `exec ${aa === "generated" ? "lxc-container-default" : aa}`];
+  }
+  const se = spec.selinux.context;
+  if (se) {
+    if (!existsSync("/sys/fs/selinux/enforce")) warnings.push(`lxc.selinux.context = ${se} is not applied: this host has no SELinux (the container runs without an SELinux context)`);
+    else exec = ["/proc/self/attr/exec", se];
+  }
+  return { exec, warnings };
+}
+
 /** Who writes the id maps: root writes them itself; other users go through newuidmap/newgidmap. */
 function idmapHelpers(spec: ContainerSpec): { uid: string; gid: string } | undefined {
   if (!spec.namespaces.clone.includes("user") || process.getuid?.() === 0) return undefined;
@@ -185,6 +216,11 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       `add lxc.idmap = u 0 100000 65536 and lxc.idmap = g 0 100000 65536 (or drop user from lxc.namespace.clone) in ${spec.configPath}`,
     );
   checkMappedRootReach(spec);
+  const lsm = lsmSetup(spec);
+  for (const w of lsm.warnings) {
+    log("WARN", "start", w);
+    req.onWarning?.(w);
+  }
   if (req.mode === "execute" && !(req.argv?.length || spec.executeCmd?.length))
     throw new LxtError("execute: no command given", "pass it after --, or set lxc.execute.cmd");
 
@@ -242,6 +278,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       // after clone, before the container sets itself up: its network
       hostSetup: nics.length ? async (pid) => void setupNetwork(spec, pid, rundir) : undefined,
       seccompFile,
+      lsmExec: lsm.exec,
       keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,

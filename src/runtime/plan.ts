@@ -63,6 +63,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** an LSM label for init: [the /proc/self/attr file, its value], written just before exec */
+  lsmExec?: [string, string];
   /** lxc.seccomp.profile compiled to BPF: loaded last before the ids and exec */
   seccompFile?: string;
   /** the monitor holds the container's network namespace for the cleanup (fd 99): host NICs moved in go back */
@@ -149,14 +151,21 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (a.proc) {
     ops.push(["mkdirin", ROOT, "proc", "strict"], ["mountin", ROOT, "proc", "proc", "proc", String(MS.NOSUID | MS.NODEV | MS.NOEXEC), "", "strict"]);
     if (a.proc === "mixed") {
+      // /proc/sys read-only, except /proc/sys/net for the container's own network namespace (as LXC)
       ops.push(["mount", `${R}/proc/sys`, `${R}/proc/sys`, "", String(MS.BIND), ""]);
+      if (clone.includes("net")) ops.push(["mount", `${R}/proc/sys/net`, `${R}/proc/sys/net`, "", String(MS.BIND), ""]);
       ops.push(["mount", "", `${R}/proc/sys`, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC), ""]);
       ops.push(["mount", "/dev/null", `${R}/proc/sysrq-trigger`, "", String(MS.BIND), "", "optional"]);
     }
   }
   if (a.sys) {
-    const ro = a.sys !== "rw" ? MS.RDONLY : 0;
-    ops.push(["mkdirin", ROOT, "sys", "strict"], ["mountin", ROOT, "sys", "sysfs", "sysfs", String(MS.NOSUID | MS.NODEV | MS.NOEXEC | ro), "", "strict"]);
+    const fl = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+    if (a.sys === "mixed" && clone.includes("net")) {
+      // read-only, except /sys/devices/virtual/net for the container's own interfaces (as LXC)
+      ops.push(["mkdirin", ROOT, "sys", "strict"], ["mountin", ROOT, "sys", "sysfs", "sysfs", String(fl), "", "strict"]);
+      ops.push(["mount", `${R}/sys/devices/virtual/net`, `${R}/sys/devices/virtual/net`, "", String(MS.BIND), "", "optional"]);
+      ops.push(["mount", "", `${R}/sys`, "", String(MS.BIND | MS.REMOUNT | MS.RDONLY | fl), ""]);
+    } else ops.push(["mkdirin", ROOT, "sys", "strict"], ["mountin", ROOT, "sys", "sysfs", "sysfs", String(fl | (a.sys !== "rw" ? MS.RDONLY : 0)), "", "strict"]);
   }
   // The container's own cgroups, mounted inside its cgroup namespace (each
   // mount's root is the container's cgroup): mixed/ro keep the tmpfs holding
@@ -235,6 +244,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const pers = personalityOf(spec);
   if (pers !== undefined) ops.push(["personality", String(pers)]);
   hooks("start"); // inside the container, as root, just before init's ids are set
+  if (o.lsmExec) ops.push(["write", ...o.lsmExec]);
   if (o.seccompFile) ops.push(["seccomp", o.seccompFile]);
   ops.push(["ids", String(spec.init.gid), String(spec.init.uid), ...spec.init.groups.map(String)]);
   ops.push(["chdir", spec.init.cwd]);

@@ -26,6 +26,7 @@ export interface StartOptions {
   deviceProgram?: PlanInput["deviceProgram"];
   keepNetns?: boolean;
   seccompFile?: string;
+  lsmExec?: [string, string];
   idmapHelpers?: { uid: string; gid: string };
 }
 

@@ -2,7 +2,7 @@
 // (reject_force_umount), a custom denylist with argument comparisons, the
 // filter on init and on attached processes (not with -e), and a bad policy.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { skipReason, TestEnv } from "./helpers.ts";
 
 const skip = skipReason();
@@ -86,5 +86,49 @@ describe("capabilities", () => {
     expect(k.eff).toBe(want);
     t.ok(["stop", "-n", "d", "-k"]);
     t.ok(["destroy", "-n", "d"]);
+  });
+});
+
+describe("the container's view", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!skip) t = new TestEnv("view");
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+
+  it("proc:mixed and sys:mixed: read-only but for the container's own network; sysrq masked; only fds 0-2 reach init; the old root is gone", () => {
+    t.ok(["create", "-n", "v", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/v/config`, "lxc.init.cmd = /bin/sleep 1000\n");
+    t.ok(["start", "-n", "v"]);
+    const sh = (cmd: string) => t.lxt(["attach", "-n", "v", "--", "sh", "-c", cmd]);
+    expect(sh("echo 1 > /proc/sys/kernel/panic").stderr).toContain("Read-only file system");
+    expect(sh("echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward").stdout.trim()).toBe("1");
+    expect(sh("echo x > /sys/kernel/uevent_helper").stderr).toContain("Read-only file system");
+    expect(sh("ls /sys/devices/virtual/net").stdout.trim()).toBe("lo");
+    // /dev/null is mounted over /proc/sysrq-trigger (checked by its device numbers; never written here);
+    // this kernel may have no sysrq at all
+    if (existsSync("/proc/sysrq-trigger")) expect(sh("stat -c %t:%T /proc/sysrq-trigger").stdout.trim()).toBe("1:3");
+    const pid = Number(t.ok(["info", "-n", "v", "-p", "-H"]).trim());
+    expect(readdirSync(`/proc/${pid}/fd`).sort()).toEqual(["0", "1", "2"]);
+    // no mount point shows a host path (field 5 of mountinfo; field 4 is the path inside the source fs)
+    const points = sh("cat /proc/self/mountinfo").stdout.trim().split("\n").map((l) => l.split(" ")[4]!);
+    expect(points.filter((p) => p.startsWith("/work") || p.startsWith("/tmp/lxt"))).toEqual([]);
+    expect(sh("ls /proc/1/root/").stdout).not.toContain("work");
+    t.ok(["stop", "-n", "v", "-k"]);
+    t.ok(["destroy", "-n", "v"]);
+  });
+
+  it("an AppArmor or SELinux setting this host cannot apply is announced, not silently dropped", () => {
+    t.ok(["create", "-n", "l", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/l/config`, "lxc.apparmor.profile = lxc-container-default-cgns\nlxc.selinux.context = system_u:system_r:container_t:s0\n");
+    const r = t.lxt(["start", "-n", "l"]);
+    expect(r.code).toBe(0);
+    const hasAA = existsSync("/sys/module/apparmor/parameters/enabled");
+    if (!hasAA) expect(r.stderr).toContain("warning: lxc.apparmor.profile = lxc-container-default-cgns is not applied: this host has no AppArmor");
+    if (!existsSync("/sys/fs/selinux/enforce")) expect(r.stderr).toContain("warning: lxc.selinux.context = system_u:system_r:container_t:s0 is not applied: this host has no SELinux");
+    t.ok(["stop", "-n", "l", "-k"]);
+    t.ok(["destroy", "-n", "l"]);
   });
 });

@@ -1,5 +1,5 @@
 import { start } from "../../container/start.ts";
-import { invocation } from "../common.ts";
+import { err, invocation } from "../common.ts";
 import type { Cli } from "../main.ts";
 
 export async function run(argv: string[], cli: Cli): Promise<number> {
@@ -19,6 +19,7 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
   if (inv.opts.uid) defines.push(`lxc.init.uid=${inv.opts.uid}`);
   if (inv.opts.gid) defines.push(`lxc.init.gid=${inv.opts.gid}`);
   const res = await start(inv.ctx, inv.name!, {
+    onWarning: (w) => err(`${cli.tool}: ${inv.name}: warning: ${w}\n`),
     rcfile: inv.opts.rcfile as string | undefined,
     defines,
     argv: inv.rest ?? (inv.args.length ? inv.args : undefined),

@@ -24,6 +24,7 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
   const foreground = inv.opts.foreground === true && inv.opts.daemon !== true;
   try {
     const res = await start(inv.ctx, inv.name!, {
+      onWarning: (w) => err(`${cli.tool}: ${inv.name}: warning: ${w}\n`),
       rcfile: inv.opts.rcfile as string | undefined,
       defines,
       argv: inv.rest,
