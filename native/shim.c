@@ -31,6 +31,7 @@
 #include <linux/bpf.h>
 #include <linux/filter.h>
 #include <linux/capability.h>
+#include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -267,6 +268,32 @@ static void load_seccomp(void) {
 	if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, 0, &prog) < 0) die("seccomp", "load the filter");
 }
 
+/* A free loop device bound to FILE with autoclear, so it is released when
+ * the container's mount namespace (holding the only mount) goes away.
+ * Returns (loop number << 16) | fd. */
+static int attach_loop(const char *file, int ro) {
+	int ffd = open(file, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (ffd < 0) die("loop", file);
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) die("loop", "/dev/loop-control");
+	for (int tries = 0; tries < 10; tries++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0) die("loop", "no free loop device");
+		char dev[64]; snprintf(dev, sizeof dev, "/dev/loop%d", n);
+		int lfd = open(dev, O_RDWR | O_CLOEXEC);
+		if (lfd < 0) die("loop", dev);
+		struct loop_config lc; memset(&lc, 0, sizeof lc);
+		lc.fd = (unsigned)ffd;
+		lc.info.lo_flags = LO_FLAGS_AUTOCLEAR | (ro ? LO_FLAGS_READ_ONLY : 0);
+		snprintf((char *)lc.info.lo_file_name, sizeof lc.info.lo_file_name, "%s", file);
+		if (ioctl(lfd, LOOP_CONFIGURE, &lc) == 0) { close(ffd); close(ctl); return (n << 16) | lfd; }
+		int e = errno; close(lfd);
+		if (e != EBUSY) { errno = e; die("loop", dev); } /* EBUSY: taken meanwhile, try the next free one */
+	}
+	errno = EBUSY; die("loop", "no free loop device after 10 tries");
+	return -1;
+}
+
 /* An lxc.hook.* run inside the container's namespaces (pre-mount, mount,
  * autodev, start): sh -c CMD with the hook environment; a failure aborts. */
 static void run_hook(const char *type, const char *cmd, char **env) {
@@ -343,6 +370,11 @@ static int run_ops(int execute_mode) {
 				char w[600]; snprintf(w, sizeof w, "mount %s on %s", a[2], a[1]); die("mount", w);
 			}
 			close(fd);
+		} else if (!strcmp(r->op, "mountloop")) { /* FILE TARGET FSTYPE FLAGS DATA: a loop-backed rootfs */
+			int lfd = attach_loop(a[0], strtoul(a[3], 0, 10) & MS_RDONLY);
+			char dev[64]; snprintf(dev, sizeof dev, "/dev/loop%d", lfd >> 16);
+			if (mount(dev, a[1], a[2], strtoul(a[3], 0, 10), a[4][0] ? a[4] : NULL) < 0) { char w[600]; snprintf(w, sizeof w, "mount %s (%s) on %s", a[0], dev, a[1]); die("mount", w); }
+			close(lfd & 0xffff); /* autoclear: the device goes when the mount does */
 		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkdir")) {

@@ -4,6 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import { findTemplate } from "../templates/index.ts";
 import { LxtError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
+import { createStore, destroyStore, hostView, mountOnHost, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 
 export interface CreateOptions {
@@ -12,6 +13,8 @@ export interface CreateOptions {
   config?: string;
   /** -B */
   bdev?: string;
+  /** --fssize, --fstype, --vgname, --lvname, --thinpool */
+  store?: StoreOptions;
   templateArgs: string[];
 }
 
@@ -42,10 +45,12 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
   checkName(name);
   if (!opts.template)
     throw new LxtError("A template must be specified", 'use "-t busybox", or "-t none" for a container without a rootfs');
-  const bdev = opts.bdev ?? "dir";
+  let bdev = opts.bdev ?? "dir";
   if (!KNOWN_STORES.includes(bdev)) throw new LxtError(`${bdev} is not a valid backing storage type`, `valid types: ${KNOWN_STORES.join(", ")}`);
-  if (bdev !== "dir" && bdev !== "best" && bdev !== "none")
-    throw new LxtError(`backing store \`${bdev}\` is not available in this lxt yet`, "use -B dir");
+  if (bdev === "best" || bdev === "none") bdev = "dir";
+  if (bdev === "overlayfs") bdev = "overlay";
+  if (!STORE_TYPES.includes(bdev as StoreType))
+    throw new LxtError(`backing store \`${bdev}\` is not supported by lxt`, `use one of ${STORE_TYPES.join(", ")}`);
   if (isDefined(ctx, name)) throw new LxtError("Container already exists", `destroy it first (lxt destroy -n ${name}) or pick another name`);
   const template = opts.template === "none" ? undefined : await findTemplate(opts.template);
   const base = baseConfigText(ctx, opts);
@@ -64,15 +69,24 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
       (base.from ? `# Base config: ${base.from}\n` : "") +
       "# For the options, see lxc.container.conf(5)\n\n";
     let text = header + base.text;
+    let rootfsSpec: string | undefined;
     if (template) {
-      mkdirSync(rootfs, { mode: 0o755 });
-      text += `${text.endsWith("\n\n") || !base.text ? "" : "\n"}lxc.rootfs.path = dir:${rootfs}\n`;
+      rootfsSpec = createStore(bdev as StoreType, dir, name, opts.store ?? {});
+      const made = rootfsSpec;
+      r.add(() => destroyStore(made));
+      text += `${text.endsWith("\n\n") || !base.text ? "" : "\n"}lxc.rootfs.path = ${rootfsSpec}\n`;
     }
     const cfg = configPath(ctx, name);
     writeFileSync(cfg, text, { mode: 0o640 });
-    if (template) {
-      const keys = await template.create({ name, path: dir, rootfs, args: opts.templateArgs });
-      if (keys.length) appendFileSync(cfg, keys.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
+    if (template && rootfsSpec) {
+      // the template fills the store mounted on the host for the time it works
+      const unmount = mountOnHost(rootfsSpec, rootfs);
+      try {
+        const keys = await template.create({ name, path: dir, rootfs: hostView(rootfsSpec, dir), args: opts.templateArgs });
+        if (keys.length) appendFileSync(cfg, keys.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
+      } finally {
+        unmount();
+      }
     }
     // The result must load: a template that wrote a bad key fails the create.
     loadConfig(cfg);

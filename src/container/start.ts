@@ -9,6 +9,7 @@ import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
 import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
 import { compileSeccomp, loadSeccompProfile } from "../security/seccomp.ts";
+import { rootfsMount, rootfsMountpoint } from "../storage/index.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { attachRecord } from "./attach.ts";
@@ -33,19 +34,6 @@ export interface StartRequest {
 
 export class AlreadyRunningError extends StateError {
   override name = "AlreadyRunningError";
-}
-
-function checkRootfs(spec: ContainerSpec): void {
-  if (spec.rootfs.type !== "dir")
-    throw new NotSupportedError(
-      `start \`${spec.name}\`: backing store \`${spec.rootfs.type}\` (lxc.rootfs.path = ${spec.rootfs.spec}) is not available in this lxt yet`,
-      "use a dir rootfs",
-    );
-  if (!existsSync(spec.rootfs.path))
-    throw new LxtError(
-      `start \`${spec.name}\`: rootfs \`${spec.rootfs.path}\` does not exist`,
-      `create the container with a template (lxt create -n ${spec.name} -t busybox), or fix lxc.rootfs.path in ${spec.configPath}`,
-    );
 }
 
 /** lxc.mount.fstab: fstab-format lines, targets relative to the rootfs (as LXC reads them). */
@@ -123,7 +111,6 @@ function hostCleanupNeeded(spec: ContainerSpec): boolean {
   return (
     spec.hooks["post-stop"].length > 0 ||
     spec.ephemeral ||
-    spec.rootfs.type !== "dir" ||
     // the kernel destroys a dead namespace's devices asynchronously: lxt deletes the host sides
     // itself, returns moved host NICs and runs down scripts
     spec.nics.some((n) => n.type !== "empty" && n.type !== "none")
@@ -209,7 +196,8 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     e.exitCode = req.mode === "execute" ? 1 : 0;
     throw e;
   }
-  checkRootfs(spec);
+  // the backing store: checked now, mounted by the shim inside the container's mount namespace
+  const store = rootfsMount(spec);
   if (spec.namespaces.clone.includes("user") && !(spec.idmaps.some((m) => m.kind === "u") && spec.idmaps.some((m) => m.kind === "g")))
     throw new LxtError(
       `start \`${name}\`: a user namespace needs both a uid and a gid map`,
@@ -279,6 +267,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       hostSetup: nics.length ? async (pid) => void setupNetwork(spec, pid, rundir) : undefined,
       seccompFile,
       lsmExec: lsm.exec,
+      rootfs: { target: rootfsMountpoint(spec), mount: store },
       keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,

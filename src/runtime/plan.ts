@@ -63,6 +63,8 @@ export interface PlanInput {
   sharePaths?: Partial<Record<Namespace, string>>;
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
+  /** a backing store the shim mounts on `target` inside the container's mount namespace (see src/storage) */
+  rootfs?: { target: string; mount?: { op: "mount" | "mountloop"; source: string; fstype: string; data: string } };
   /** an LSM label for init: [the /proc/self/attr file, its value], written just before exec */
   lsmExec?: [string, string];
   /** lxc.seccomp.profile compiled to BPF: loaded last before the ids and exec */
@@ -97,7 +99,7 @@ export function initEnv(spec: ContainerSpec, caller: Record<string, string | und
 
 export function buildStartPlan(o: PlanInput, caller: Record<string, string | undefined> = {}): Op[] {
   const { spec } = o;
-  const R = (spec.rootfs.mount ?? spec.rootfs.path).replace(/\/+$/, "");
+  const R = (o.rootfs?.target ?? spec.rootfs.mount ?? spec.rootfs.path).replace(/\/+$/, "");
   const ops: Op[] = [];
   const clone = spec.namespaces.clone;
   // cgroup is unshared after the join; time cannot be given to clone(2) (the monitor unshares it)
@@ -145,6 +147,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const hostRoot = R === "";
   // the system mounts and device nodes go through "strict" in-root ops: no symlink on the way
   const ROOT = R || "/";
+  const store = o.rootfs?.mount;
+  if (store && !hostRoot) ops.push([store.op, store.source, R, store.fstype, "0", store.data]);
   if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;

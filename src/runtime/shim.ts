@@ -27,6 +27,7 @@ export interface StartOptions {
   keepNetns?: boolean;
   seccompFile?: string;
   lsmExec?: [string, string];
+  rootfs?: PlanInput["rootfs"];
   idmapHelpers?: { uid: string; gid: string };
 }
 

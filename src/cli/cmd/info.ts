@@ -1,4 +1,5 @@
 import { describe, stats } from "../../container/list.ts";
+import { usage } from "../../storage/index.ts";
 import { requireDefined } from "../../container/state.ts";
 import { loadConfig } from "../../config/load.ts";
 import { configPath } from "../../container/context.ts";
@@ -61,6 +62,10 @@ export async function run(argv: string[], cli: Cli): Promise<number> {
       if (st?.memoryBytes !== undefined) s += field("Memory use:", size(st.memoryBytes));
       if (st?.kmemBytes !== undefined) s += field("KMem use:", size(st.kmemBytes));
       if (st?.swapBytes !== undefined) s += field("Swap use:", size(st.swapBytes));
+      if (r.spec) {
+        const du = usage(r.spec);
+        if (du) s += field("Disk use:", `${size(du.used)}${du.limit !== undefined ? ` of ${size(du.limit)}` : ""}`);
+      }
       for (const l of r.net?.links ?? []) {
         if (l.name === "lo") continue;
         s += field("Link:", l.name);
