@@ -22,6 +22,7 @@ export interface Template {
 
 const BUILTIN: Record<string, () => Promise<Template>> = {
   busybox: async () => (await import("./busybox.ts")).busybox,
+  debian: async () => (await import("./debian.ts")).debian,
 };
 
 const SCRIPT_DIRS = ["/usr/share/lxt/templates", "/usr/share/lxc/templates"];
