@@ -61,4 +61,20 @@ describe("LXC compatibility", () => {
     expect(lx("destroy", "-n", "w1").code).toBe(0);
     expect(lx("destroy", "-n", "w1").stderr).toContain("Container is not defined");
   });
+
+  it("an LXC template script (Debian's lxc-busybox) runs as lxc-create runs it, and its container starts", () => {
+    const script = "/usr/share/lxc/templates/lxc-busybox";
+    if (!existsSync(script)) {
+      console.warn(`SKIP lxc template script: ${script} is not installed (lxc-templates)`);
+      return;
+    }
+    t.ok(["create", "-n", "sb", "-t", script]);
+    t.ok(["create", "-n", "sb2", "-t", "/usr/share/lxc/templates/lxc-busybox"]);
+    expect(existsSync(`${t.lxcpath}/sb/rootfs/bin/busybox`)).toBe(true);
+    t.ok(["start", "-n", "sb"]);
+    expect(t.ok(["attach", "-n", "sb", "--", "hostname"]).trim()).toBe("sb");
+    t.ok(["stop", "-n", "sb", "-k"]);
+    t.ok(["destroy", "-n", "sb"]);
+    t.ok(["destroy", "-n", "sb2"]);
+  });
 });
