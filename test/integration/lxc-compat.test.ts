@@ -62,12 +62,9 @@ describe("LXC compatibility", () => {
     expect(lx("destroy", "-n", "w1").stderr).toContain("Container is not defined");
   });
 
-  it("an LXC template script (Debian's lxc-busybox) runs as lxc-create runs it, and its container starts", () => {
-    const script = "/usr/share/lxc/templates/lxc-busybox";
-    if (!existsSync(script)) {
-      console.warn(`SKIP lxc template script: ${script} is not installed (lxc-templates)`);
-      return;
-    }
+  const script = "/usr/share/lxc/templates/lxc-busybox";
+  if (!skip && !existsSync(script)) console.warn(`SKIP lxc template script: ${script} is not installed (lxc-templates)`);
+  (skip || !existsSync(script) ? test.skip : test)("an LXC template script (Debian's lxc-busybox) runs as lxc-create runs it, and its container starts", () => {
     t.ok(["create", "-n", "sb", "-t", script]);
     t.ok(["create", "-n", "sb2", "-t", "/usr/share/lxc/templates/lxc-busybox"]);
     expect(existsSync(`${t.lxcpath}/sb/rootfs/bin/busybox`)).toBe(true);
