@@ -23,6 +23,7 @@ export interface Template {
 const BUILTIN: Record<string, () => Promise<Template>> = {
   busybox: async () => (await import("./busybox.ts")).busybox,
   debian: async () => (await import("./debian.ts")).debian,
+  oci: async () => (await import("./oci.ts")).oci,
 };
 
 const SCRIPT_DIRS = ["/usr/share/lxt/templates", "/usr/share/lxc/templates"];

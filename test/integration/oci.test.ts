@@ -1,0 +1,167 @@
+// OCI images for real: a two-layer busybox image (the second layer with a
+// whiteout and an opaque directory) built here as an OCI layout, a docker
+// archive of it, and an in-test registry (HTTP API v2 with a bearer-token
+// challenge). Layers are unpacked once and shared; the image's config runs.
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { LXT, skipReason, TestEnv } from "./helpers.ts";
+
+const skip = skipReason();
+if (skip) console.warn(`SKIP oci: ${skip}`);
+const it = skip ? test.skip : test;
+
+function sh(cmd: string): void {
+  const p = Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`${cmd}: ${p.stderr.toString()}`);
+}
+const sha = (b: Uint8Array | string) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
+
+interface Image {
+  layout: string;
+  blobs: Map<string, Uint8Array>;
+  manifest: Uint8Array;
+  manifestDigest: string;
+  archive: string;
+  layerDigests: string[];
+}
+
+/** Builds the image in `dir`: layer 1 busybox + etc files, layer 2 removes one file and replaces a dir's contents. */
+function buildImage(dir: string): Image {
+  const l1 = `${dir}/l1`;
+  mkdirSync(`${l1}/bin`, { recursive: true });
+  mkdirSync(`${l1}/etc/conf.d`, { recursive: true });
+  sh(`cp /bin/busybox ${l1}/bin/busybox`);
+  for (const a of ["sh", "cat", "ls", "echo", "test", "id", "pwd"]) symlinkSync("busybox", `${l1}/bin/${a}`);
+  writeFileSync(`${l1}/etc/removed`, "gone in layer 2\n");
+  writeFileSync(`${l1}/etc/conf.d/old`, "old\n");
+  writeFileSync(`${l1}/etc/passwd`, "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/work:/bin/sh\n");
+  writeFileSync(`${l1}/etc/group`, "root:x:0:\napp:x:1000:\n");
+  const l2 = `${dir}/l2`;
+  mkdirSync(`${l2}/etc/conf.d`, { recursive: true });
+  mkdirSync(`${l2}/work`, { recursive: true });
+  writeFileSync(`${l2}/etc/.wh.removed`, "");
+  writeFileSync(`${l2}/etc/conf.d/.wh..wh..opq`, "");
+  writeFileSync(`${l2}/etc/conf.d/new`, "new\n");
+  sh(`tar -C ${l1} -czf ${dir}/l1.tgz --numeric-owner . && tar -C ${l2} -czf ${dir}/l2.tgz --numeric-owner .`);
+  const blobs = new Map<string, Uint8Array>();
+  const add = (b: Uint8Array | string) => {
+    const bytes = typeof b === "string" ? new TextEncoder().encode(b) : b;
+    const d = `sha256:${sha(bytes)}`;
+    blobs.set(d, bytes);
+    return { digest: d, size: bytes.length };
+  };
+  const layers = [readFileSync(`${dir}/l1.tgz`), readFileSync(`${dir}/l2.tgz`)].map((b) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", ...add(b) }));
+  const config = add(JSON.stringify({ architecture: "amd64", os: "linux", config: { Entrypoint: ["/bin/sh", "-c"], Cmd: ['echo "hello from $GREETING in $(pwd) as $(id -u)"; test ! -e /etc/removed && ls /etc/conf.d; exit 3'], Env: ["GREETING=the image", "PATH=/bin"], WorkingDir: "/work", User: "app" }, rootfs: { type: "layers", diff_ids: [] } }));
+  const manifest = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config }, layers }));
+  const md = add(manifest);
+  const layout = `${dir}/layout`;
+  mkdirSync(`${layout}/blobs/sha256`, { recursive: true });
+  for (const [d, b] of blobs) writeFileSync(`${layout}/blobs/sha256/${d.slice(7)}`, b);
+  writeFileSync(`${layout}/oci-layout`, '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(`${layout}/index.json`, JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...md, annotations: { "org.opencontainers.image.ref.name": "latest" } }] }));
+  // docker save format: manifest.json naming the config and layer tars
+  const arch = `${dir}/archive`;
+  mkdirSync(arch);
+  writeFileSync(`${arch}/config.json`, blobs.get(config.digest)!);
+  sh(`gunzip -c ${dir}/l1.tgz > ${arch}/l1.tar && gunzip -c ${dir}/l2.tgz > ${arch}/l2.tar`);
+  writeFileSync(`${arch}/manifest.json`, JSON.stringify([{ Config: "config.json", RepoTags: ["test/img:latest"], Layers: ["l1.tar", "l2.tar"] }]));
+  sh(`tar -C ${arch} -cf ${dir}/image.tar .`);
+  return { layout, blobs, manifest, manifestDigest: md.digest, archive: `${dir}/image.tar`, layerDigests: layers.map((l) => l.digest) };
+}
+
+/** A registry speaking the v2 API with a bearer-token challenge; `tamper` serves wrong bytes for one blob. */
+function registry(img: Image, o: { tamper?: string } = {}) {
+  const seen: string[] = [];
+  const server: ReturnType<typeof Bun.serve> = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req): Response {
+      const u = new URL(req.url);
+      seen.push(u.pathname);
+      if (u.pathname === "/token") return Response.json({ token: "t0ken" });
+      if (req.headers.get("authorization") !== "Bearer t0ken")
+        return new Response("unauthorized", { status: 401, headers: { "WWW-Authenticate": `Bearer realm="http://127.0.0.1:${server.port}/token",service="test",scope="repository:test/img:pull"` } });
+      const m = /^\/v2\/test\/img\/(manifests|blobs)\/(.+)$/.exec(u.pathname);
+      if (!m) return new Response("no", { status: 404 });
+      if (m[1] === "manifests" && (m[2] === "latest" || m[2] === img.manifestDigest)) return new Response(img.manifest, { headers: { "Content-Type": "application/vnd.oci.image.manifest.v1+json" } });
+      const b = img.blobs.get(m[2]!);
+      if (!b) return new Response("no", { status: 404 });
+      return new Response(m[2] === o.tamper ? new TextEncoder().encode("not the layer") : b);
+    },
+  });
+  return { server, seen };
+}
+
+/** lxt, run without blocking this process's event loop (the registry lives in it). */
+async function lxtAsync(t: TestEnv, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [cmd, ...rest] = args;
+  const p = Bun.spawn([LXT, cmd!, "-P", t.lxcpath, ...rest], { env: t.env(env), stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+describe("oci images", () => {
+  let t: TestEnv;
+  let img: Image;
+  let env: Record<string, string>;
+  beforeEach(() => {
+    if (skip) return;
+    t = new TestEnv("oci");
+    img = buildImage(`${t.dir}/img`);
+    env = { LXT_CACHE: `${t.dir}/cache` };
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+  afterAll(() => {});
+
+  it("from an OCI layout: layers unpacked once with whiteouts, the image's entrypoint, env, workdir and user run; ten containers share the layers", () => {
+    t.ok(["create", "-n", "a0", "-t", "oci", "--", "--url", `oci:${img.layout}:latest`], { env });
+    const cfg = readFileSync(`${t.lxcpath}/a0/config`, "utf8");
+    const layers = `${t.dir}/cache/oci/layers/sha256`;
+    expect(cfg).toContain(`lxc.rootfs.path = overlay:${layers}/${img.layerDigests[1]!.slice(7)}:${layers}/${img.layerDigests[0]!.slice(7)}:${t.lxcpath}/a0/delta0`);
+    expect(cfg).toContain("lxc.init.cwd = /work");
+    expect(cfg).toContain("lxc.init.uid = 1000");
+    const r = t.lxt(["execute", "-n", "a0"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("hello from the image in /work as 1000\nnew\n"); // whiteout and opaque dir honoured
+    for (let i = 1; i < 10; i++) t.ok(["create", "-n", `a${i}`, "-t", "oci", "--", "--url", `oci:${img.layout}:latest`], { env });
+    expect(readdirSync(layers).sort()).toEqual(img.layerDigests.map((d) => d.slice(7)).sort()); // one copy for ten containers
+    expect(t.lxt(["execute", "-n", "a9"]).stdout).toContain("hello from the image");
+    for (let i = 0; i < 10; i++) t.ok(["destroy", "-n", `a${i}`]);
+    expect(readdirSync(layers).length).toBe(2); // the shared layers stay in the store
+    expect(t.lxt(["create", "-n", "b", "-t", "oci", "--", "--url", `oci:${img.layout}:v9`], { env }).stderr).toContain("no image tagged `v9`");
+    expect(existsSync(`${t.lxcpath}/b`)).toBe(false);
+  });
+
+  it("from a docker archive", () => {
+    t.ok(["create", "-n", "d", "-t", "oci", "--", "--url", `docker-archive:${img.archive}`], { env });
+    expect(t.lxt(["execute", "-n", "d"]).stdout).toContain("hello from the image in /work as 1000");
+    t.ok(["destroy", "-n", "d"]);
+  });
+
+  it("from a registry with a bearer-token challenge; a tampered blob is refused and nothing corrupt is stored", async () => {
+    const { server, seen } = registry(img);
+    try {
+      const r = await lxtAsync(t, ["create", "-n", "r", "-t", "oci", "--", "--url", `docker://127.0.0.1:${server.port}/test/img:latest`], env);
+      expect(r.stderr).not.toContain("Error");
+      expect(r.code).toBe(0);
+      expect(seen).toContain("/token");
+      expect(t.lxt(["execute", "-n", "r"]).stdout).toContain("hello from the image");
+      t.ok(["destroy", "-n", "r"]);
+    } finally {
+      server.stop(true);
+    }
+    rmSync(`${t.dir}/cache`, { recursive: true, force: true });
+    const bad = registry(img, { tamper: img.layerDigests[1] });
+    try {
+      const r = await lxtAsync(t, ["create", "-n", "x", "-t", "oci", "--", "--url", `docker://127.0.0.1:${bad.server.port}/test/img:latest`], env);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`blob ${img.layerDigests[1]} from docker://127.0.0.1:${bad.server.port}/test/img:latest is corrupt`);
+      expect(existsSync(`${t.dir}/cache/oci/blobs/sha256/${img.layerDigests[1]!.slice(7)}`)).toBe(false);
+      expect(existsSync(`${t.lxcpath}/x`)).toBe(false);
+    } finally {
+      bad.server.stop(true);
+    }
+  });
+});
