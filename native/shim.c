@@ -917,6 +917,35 @@ static int cmd_start(const char *plan) {
 	return 0;
 }
 
+/* lxt-shim usernsexec PLAN: CMD in a new user and mount namespace whose maps
+ * (idmap records) the parent writes; inside it runs as root of the namespace. */
+static int cmd_usernsexec(const char *plan) {
+	plain_errors = 1;
+	load_plan(plan);
+	int go[2];
+	if (pipe2(go, O_CLOEXEC) < 0) die("pipe", "");
+	pid_t c = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD), NULL, NULL, NULL, NULL);
+	if (c < 0) die("clone", "a new user namespace");
+	if (c == 0) {
+		close(go[1]);
+		char x = 0;
+		if (read(go[0], &x, 1) != 1 || x != 'g') _exit(126);
+		if (setgid(0) < 0 || setuid(0) < 0) die("setuid", "0 in the new user namespace (is 0 mapped?)");
+		if (setgroups(0, NULL) < 0 && errno != EPERM) die("setgroups", "");
+		for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "exec")) { execvp(recs[i].argv[0], recs[i].argv); die("exec", recs[i].argv[0]); }
+		_exit(127);
+	}
+	close(go[0]);
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
+	if (write(go[1], "g", 1) < 0) {}
+	close(go[1]);
+	signal(SIGINT, fwd); signal(SIGTERM, fwd); signal(SIGHUP, fwd); signal(SIGQUIT, fwd);
+	child_pid = c;
+	int st;
+	while (waitpid(c, &st, 0) < 0) if (errno != EINTR) die("wait", "");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 /* lxt-shim console SOCKET TTY ESCAPE: the terminal side of `lxt console`. */
 static int cmd_console(const char *sock, int tty, int esc) {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -1004,6 +1033,7 @@ int main(int argc, char **argv) {
 	if (argc == 3 && !strcmp(argv[1], "start")) return cmd_start(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "attach")) return cmd_attach(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);
+	if (argc == 3 && !strcmp(argv[1], "usernsexec")) return cmd_usernsexec(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "devbpf")) { /* devbpf CGROUPDIR PROGFILE */
 		char err[600];
 		if (attach_devbpf(argv[2], argv[3], err, sizeof err) == 0) return 0;

@@ -36,6 +36,7 @@ const commands: Record<string, { load: () => Promise<CommandModule>; help: strin
   autostart: { load: () => import("./cmd/autostart.ts"), help: "start/stop containers marked lxc.start.auto", lxc: true },
   freeze: { load: () => import("./cmd/freeze.ts"), help: "freeze all processes of a container", lxc: true },
   unfreeze: { load: () => import("./cmd/freeze.ts"), help: "thaw a frozen container", lxc: true },
+  usernsexec: { load: () => import("./cmd/usernsexec.ts"), help: "run a command in a new user namespace with id maps", lxc: true },
   net: { load: () => import("./cmd/net.ts"), help: "the managed bridge with DHCP and NAT: start, stop, status" },
   copy: { load: () => import("./cmd/copy.ts"), help: "copy a container: full, -s snapshot clone, -e ephemeral", lxc: true },
   snapshot: { load: () => import("./cmd/snapshot.ts"), help: "take, list, restore and destroy snapshots of a container", lxc: true },

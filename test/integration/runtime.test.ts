@@ -345,6 +345,21 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "d"]);
   });
 
+  it("lxt usernsexec: a command as root of a new user namespace with the given maps; its exit status; a map without root is refused", () => {
+    const probe = `${t.dir}/probe`;
+    chmodSync(t.dir, 0o777);
+    const r = t.lxt(["usernsexec", "-m", "b:0:300000:65536", "--", "sh", "-c", `id -u; cat /proc/self/uid_map; touch ${probe}; exit 4`]);
+    expect(r.code).toBe(4);
+    const [id, ...map] = r.stdout.trim().split(/\s+/);
+    expect(id).toBe("0");
+    expect(map).toEqual(["0", "300000", "65536"]);
+    expect(statSync(probe).uid).toBe(300000); // root inside is 300000 outside
+    const bad = t.lxt(["usernsexec", "-m", "u:1:300000:10", "--", "true"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("no map gives the namespace a root");
+    expect(t.lxt(["usernsexec", "-m", "x:0:1:1"]).stderr).toContain("invalid id map `x:0:1:1`");
+  });
+
   it("lxc.mount.fstab: entries mounted relative to the rootfs; a malformed line is an error naming file:line", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     const fstab = `${t.dir}/fstab`;
