@@ -108,6 +108,30 @@ describe("backing stores", () => {
     t.ok(["destroy", "-n", "s2"]);
   });
 
+  it("export/import: one tar with owners, modes, xattrs, device nodes and snapshots; imported onto another store type", () => {
+    t.ok(["create", "-n", "x", "-t", "busybox"]);
+    const rootfs = `${t.lxcpath}/x/rootfs`;
+    sh(`mknod ${rootfs}/etc/mydev c 1 3 && chown 1234:5678 ${rootfs}/etc/hosts && chmod 4711 ${rootfs}/etc/hosts && setfattr -n user.lxt -v kept ${rootfs}/etc/hostname`);
+    t.ok(["snapshot", "-n", "x"]);
+    t.ok(["export", "-n", "x", `${t.dir}/x.tar.gz`, "--snapshots"]);
+    t.ok(["import", `${t.dir}/x.tar.gz`, "-n", "y"]); // a dir store
+    const y = `${t.lxcpath}/y/rootfs`;
+    expect(sh(`stat -c '%F %t:%T' ${y}/etc/mydev`)).toBe("character special file 1:3");
+    expect(sh(`stat -c '%u:%g %a' ${y}/etc/hosts`)).toBe("1234:5678 4711");
+    expect(sh(`getfattr --only-values -n user.lxt ${y}/etc/hostname`)).toBe("kept");
+    expect(readFileSync(`${t.lxcpath}/y/config`, "utf8")).toMatch(/^lxc\.uts\.name = y$/m);
+    expect(t.ok(["snapshot", "-n", "y", "-L"])).toMatch(/^snap0 /m);
+    t.ok(["import", `${t.dir}/x.tar.gz`, "-n", "z", "-B", "loop", "--fssize", "80M"]); // onto a loop image
+    expect(readFileSync(`${t.lxcpath}/z/config`, "utf8")).toContain(`lxc.rootfs.path = loop:${t.lxcpath}/z/rootdev`);
+    t.ok(["start", "-n", "z"]);
+    expect(t.ok(["attach", "-n", "z", "--", "stat", "-c", "%u:%g", "/etc/hosts"]).trim()).toBe("1234:5678");
+    t.ok(["stop", "-n", "z", "-k"]);
+    expect(t.lxt(["import", `${t.dir}/x.tar.gz`, "-n", "y"]).stderr).toContain("Container y already exists");
+    writeFileSync(`${t.dir}/junk.tar`, "not a tar");
+    expect(t.lxt(["import", `${t.dir}/junk.tar`]).stderr).toContain("is not an lxt export");
+    for (const n of ["x", "y", "z"]) t.ok(["destroy", "-n", n, "-s"]);
+  });
+
   const itBtrfs = skip || !has("mkfs.btrfs") ? test.skip : test;
   itBtrfs("btrfs: a subvolume per container, a qgroup quota, native snapshot clones", () => {
     const img = `${t.dir}/btrfs.img`;
