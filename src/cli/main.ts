@@ -40,6 +40,7 @@ const commands: Record<string, { load: () => Promise<CommandModule>; help: strin
   net: { load: () => import("./cmd/net.ts"), help: "the managed bridge with DHCP and NAT: start, stop, status" },
   copy: { load: () => import("./cmd/copy.ts"), help: "copy a container: full, -s snapshot clone, -e ephemeral", lxc: true },
   snapshot: { load: () => import("./cmd/snapshot.ts"), help: "take, list, restore and destroy snapshots of a container", lxc: true },
+  image: { load: () => import("./cmd/image.ts"), help: "the local image store: import, list, delete, export" },
   export: { load: () => import("./cmd/export.ts"), help: "a stopped container (and its snapshots) as one tar file" },
   import: { load: () => import("./cmd/import.ts"), help: "a container from lxt export, onto any store" },
   device: { load: () => import("./cmd/device.ts"), help: "add a host device node or interface to a running container, or take it out", lxc: true },

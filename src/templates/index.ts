@@ -24,6 +24,7 @@ const BUILTIN: Record<string, () => Promise<Template>> = {
   busybox: async () => (await import("./busybox.ts")).busybox,
   debian: async () => (await import("./debian.ts")).debian,
   oci: async () => (await import("./oci.ts")).oci,
+  local: async () => (await import("./image.ts")).local,
 };
 
 const SCRIPT_DIRS = ["/usr/share/lxt/templates", "/usr/share/lxc/templates"];

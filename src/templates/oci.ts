@@ -46,7 +46,7 @@ interface Source {
   describe: string;
 }
 
-function store(): string {
+export function store(): string {
   return `${process.env.LXT_CACHE ?? "/var/cache/lxt"}/oci`;
 }
 
@@ -65,7 +65,7 @@ function pickPlatform(list: Descriptor[], what: string): Descriptor {
   return d;
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const h = new Bun.CryptoHasher("sha256");
   const reader = Bun.file(path).stream().getReader();
   for (;;) {
@@ -116,7 +116,7 @@ function convertWhiteouts(dir: string): void {
 }
 
 /** The unpacked layer dir (made once per digest, atomically). */
-function unpackLayer(blob: string, d: Descriptor): string {
+export function unpackLayer(blob: string, d: Descriptor): string {
   const out = `${store()}/layers/sha256/${hex(d.digest)}`;
   if (existsSync(out)) return out;
   mkdirSync(`${store()}/layers/sha256`, { recursive: true });

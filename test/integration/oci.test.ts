@@ -165,3 +165,44 @@ describe("oci images", () => {
     }
   });
 });
+
+describe("local images", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!skip) t = new TestEnv("img");
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+
+  it("image import (a rootfs tar or an lxt export), list, create -t local shares it, delete refuses while used, export", () => {
+    const env = { LXT_CACHE: `${t.dir}/cache` };
+    t.ok(["create", "-n", "src", "-t", "busybox"]);
+    sh(`tar -C ${t.lxcpath}/src/rootfs -czf ${t.dir}/rootfs.tgz --numeric-owner .`);
+    t.ok(["image", "import", `${t.dir}/rootfs.tgz`, "--alias", "bb"], { env });
+    t.ok(["export", "-n", "src", `${t.dir}/src.tar`]);
+    t.ok(["image", "import", `${t.dir}/src.tar`, "--alias", "bb-export"], { env });
+    const list = t.ok(["image", "list"], { env });
+    expect(list).toMatch(/^bb +sha256:/m);
+    expect(list).toMatch(/^bb-export +sha256:/m);
+    expect(t.lxt(["image", "import", `${t.dir}/rootfs.tgz`, "--alias", "bb"], { env }).stderr).toContain("an image with alias `bb` exists");
+    for (const n of ["c1", "c2"]) t.ok(["create", "-n", n, "-t", "local", "--", "--alias", "bb"], { env });
+    const lower = /overlay:([^:]+):/.exec(readFileSync(`${t.lxcpath}/c1/config`, "utf8"))![1];
+    expect(readFileSync(`${t.lxcpath}/c2/config`, "utf8")).toContain(`overlay:${lower}:`);
+    t.ok(["start", "-n", "c1"]);
+    expect(t.ok(["attach", "-n", "c1", "--", "hostname"]).trim()).toBe("c1");
+    t.ok(["stop", "-n", "c1", "-k"]);
+    expect(t.lxt(["image", "delete", "bb"], { env }).stderr).toContain("is in use by c1, c2");
+    t.ok(["image", "export", "bb", `${t.dir}/out.tar`], { env });
+    expect(sh2(`tar -tf ${t.dir}/out.tar`)).toContain("./bin/busybox");
+    for (const n of ["c1", "c2", "src"]) t.ok(["destroy", "-n", n]);
+    t.ok(["image", "delete", "bb"], { env });
+    t.ok(["image", "delete", "bb-export"], { env });
+    expect(t.ok(["image", "list"], { env }).trim().split("\n").length).toBe(1);
+    expect(t.lxt(["create", "-n", "z", "-t", "local", "--", "--alias", "nope"], { env }).stderr).toContain("no image with alias `nope`");
+  });
+});
+
+function sh2(cmd: string): string {
+  return Bun.spawnSync(["sh", "-c", cmd], { stdout: "pipe" }).stdout.toString();
+}
