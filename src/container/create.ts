@@ -1,5 +1,5 @@
 // lxt create: container directory + config + rootfs, all or nothing.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadConfig } from "../config/load.ts";
 import { findTemplate } from "../templates/index.ts";
 import { LxtError } from "../util/errors.ts";
@@ -39,6 +39,23 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
     })
     .join("\n");
   return { text: text.endsWith("\n") || !text ? text : `${text}\n`, from };
+}
+
+/** Moves every file's owner and group through the id maps (ids with no map are left alone). */
+export function shiftIds(root: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
+  const map = (kind: "u" | "g", id: number) => {
+    const m = maps.find((x) => x.kind === kind && id >= x.ns && id < x.ns + x.range);
+    return m ? m.host + (id - m.ns) : id;
+  };
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    const mode = st.mode & 0o7777;
+    lchownSync(p, map("u", st.uid), map("g", st.gid));
+    // chown clears set-id bits: put them back (not on symlinks)
+    if (!st.isSymbolicLink() && mode & 0o6000) chmodSync(p, mode);
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(`${p}/${e}`);
+  };
+  walk(root);
 }
 
 export async function create(ctx: Context, name: string, opts: CreateOptions): Promise<void> {
@@ -89,7 +106,23 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
       }
     }
     // The result must load: a template that wrote a bad key fails the create.
-    loadConfig(cfg);
+    const loaded = loadConfig(cfg);
+    // lxc.idmap: the rootfs belongs to the ids root inside maps to (the template wrote host ids)
+    const maps = loaded.getAll("lxc.idmap").map((v) => v.trim().split(/\s+/)).map(([k, ns, host, n]) => ({ kind: k as "u" | "g", ns: Number(ns), host: Number(host), range: Number(n) }));
+    if (template && rootfsSpec && maps.length) {
+      const unmount = mountOnHost(rootfsSpec, rootfs);
+      try {
+        shiftIds(hostView(rootfsSpec, dir), maps);
+      } finally {
+        unmount();
+      }
+      const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
+      if (rootGid !== undefined) {
+        // the container's root reaches its rootfs through the container dir
+        chownSync(dir, 0, rootGid);
+        chmodSync(dir, 0o770);
+      }
+    }
     r.success();
   } finally {
     await r.fail();

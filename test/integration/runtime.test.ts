@@ -345,6 +345,23 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "d"]);
   });
 
+  it("create with lxc.idmap in the config shifts the rootfs to the mapped ids; the container starts with no manual step", () => {
+    chmodSync(t.dir, 0o755);
+    const conf = `${t.dir}/userns.conf`;
+    writeFileSync(conf, "lxc.idmap = u 0 400000 65536\nlxc.idmap = g 0 400000 65536\n");
+    t.ok(["create", "-n", "un", "-t", "busybox", "-f", conf]);
+    chmodSync(t.lxcpath, 0o755);
+    expect(statSync(`${t.lxcpath}/un/rootfs/etc/shadow`).uid).toBe(400000);
+    expect(statSync(`${t.lxcpath}/un/rootfs/bin/busybox`).gid).toBe(400000);
+    expect(statSync(`${t.lxcpath}/un`).gid).toBe(400000);
+    t.ok(["start", "-n", "un"]);
+    expect(t.ok(["attach", "-n", "un", "--", "stat", "-c", "%u:%g", "/etc/shadow"]).trim()).toBe("0:0");
+    expect(t.ok(["attach", "-n", "un", "--", "sh", "-c", "touch /root/x && stat -c %u /root/x"]).trim()).toBe("0");
+    expect(statSync(`${t.lxcpath}/un/rootfs/root/x`).uid).toBe(400000);
+    t.ok(["stop", "-n", "un", "-k"]);
+    t.ok(["destroy", "-n", "un"]);
+  });
+
   it("lxt usernsexec: a command as root of a new user namespace with the given maps; its exit status; a map without root is refused", () => {
     const probe = `${t.dir}/probe`;
     chmodSync(t.dir, 0o777);
