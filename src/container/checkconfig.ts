@@ -46,7 +46,8 @@ export function runChecks(shimPath?: string): { checks: Check[]; configSource?: 
   add("Namespaces", "Ipc namespace", opt("IPC_NS") ?? ns("ipc"), "required");
   add("Namespaces", "Pid namespace", opt("PID_NS") ?? ns("pid"), "required");
   add("Namespaces", "Network namespace", opt("NET_NS") ?? ns("net"), "required");
-  add("Namespaces", "Cgroup namespace", opt("CGROUP_NS") ?? ns("cgroup"), "optional");
+  // options some kernels no longer have: what the running kernel offers decides
+  add("Namespaces", "Cgroup namespace", ns("cgroup") || opt("CGROUP_NS"), "optional");
   add("Namespaces", "Time namespace", opt("TIME_NS") ?? ns("time"), "optional");
   const maxUserns = (() => {
     try {
@@ -81,7 +82,9 @@ export function runChecks(shimPath?: string): { checks: Check[]; configSource?: 
   add("Misc", "Overlay filesystem", opt("OVERLAY_FS"), "optional");
   add("Misc", "File capabilities", true, "optional");
   add("Misc", "Seccomp filter", opt("SECCOMP_FILTER"), "optional");
-  add("Misc", "Devpts multiple instances", opt("DEVPTS_MULTIPLE_INSTANCES") ?? true, "required");
+  const [kmaj, kmin] = readFileSync("/proc/sys/kernel/osrelease", "utf8").split(".").map(Number);
+  // always on since Linux 4.7 (the option is gone)
+  add("Misc", "Devpts multiple instances", kmaj! > 4 || (kmaj === 4 && kmin! >= 7) || opt("DEVPTS_MULTIPLE_INSTANCES"), "required");
   const setuid = (p: string) => {
     try {
       return (statSync(p).mode & 0o4000) !== 0;
@@ -91,6 +94,25 @@ export function runChecks(shimPath?: string): { checks: Check[]; configSource?: 
   };
   add("Misc", "newuidmap/newgidmap setuid", setuid("/usr/bin/newuidmap") && setuid("/usr/bin/newgidmap"), "optional",
     "needed for unprivileged containers (apt-get install uidmap)");
+  // an ordinary user's unprivileged containers: maps for them, and user namespaces they may make
+  const me = process.env.SUDO_USER ?? process.env.USER ?? "root";
+  const sub = (f: string) => {
+    try {
+      return readFileSync(f, "utf8").split("\n").some((l) => l.startsWith(`${me}:`));
+    } catch {
+      return false;
+    }
+  };
+  add("Misc", `subuid/subgid ranges for ${me}`, sub("/etc/subuid") && sub("/etc/subgid"), "optional", "unprivileged containers map their ids into these (usermod --add-subuids/--add-subgids)");
+  const maxns = (() => {
+    try {
+      return Number(readFileSync("/proc/sys/user/max_user_namespaces", "utf8"));
+    } catch {
+      return undefined;
+    }
+  })();
+  add("Misc", "User namespaces for ordinary users", maxns === undefined ? undefined : maxns > 0, "optional", maxns === 0 ? "user.max_user_namespaces is 0" : undefined);
+  add("Misc", "lxt-user-nic setuid", shimPath ? setuid(shimPath.replace(/lxt-shim$/, "lxt-user-nic")) : undefined, "optional", "veths for unprivileged containers (built setuid by npm install as root)");
   if (shimPath) {
     let ok = true;
     try {
@@ -101,6 +123,8 @@ export function runChecks(shimPath?: string): { checks: Check[]; configSource?: 
     add("Misc", "lxt shim", ok, "required", ok ? shimPath : `${shimPath} missing: run npm install`);
   }
 
+  add("Security", "AppArmor", existsSync("/sys/module/apparmor/parameters/enabled") && readFileSync("/sys/module/apparmor/parameters/enabled", "utf8").trim() === "Y", "optional", "not present: lxc.apparmor.profile is announced and not applied");
+  add("Security", "SELinux", existsSync("/sys/fs/selinux/enforce"), "optional", "not present: lxc.selinux.context is announced and not applied");
   add("Checkpoint/Restore", "checkpoint restore", opt("CHECKPOINT_RESTORE"), "optional");
   add("Checkpoint/Restore", "CONFIG_FHANDLE", opt("FHANDLE"), "optional");
   add("Checkpoint/Restore", "CONFIG_EVENTFD", opt("EVENTFD"), "optional");

@@ -74,4 +74,15 @@ describe("LXC compatibility", () => {
     t.ok(["destroy", "-n", "sb"]);
     t.ok(["destroy", "-n", "sb2"]);
   });
+
+  it("checkconfig (lxc-checkconfig): this host can run containers; every section and the unprivileged and LSM facts are reported", () => {
+    const r = t.lxt(["checkconfig"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("All required features are present.");
+    for (const s of ["--- Namespaces ---", "--- Control groups ---", "--- Misc ---", "--- Security ---", "--- Checkpoint/Restore ---"]) expect(r.stdout).toContain(s);
+    expect(r.stdout).toMatch(/^Devpts multiple instances: enabled$/m);
+    expect(r.stdout).toMatch(/^Cgroup namespace: enabled$/m);
+    expect(r.stdout).toMatch(/^AppArmor: (enabled|missing)/m);
+    expect(r.stdout).toMatch(/^newuidmap\/newgidmap setuid: /m);
+  });
 });
