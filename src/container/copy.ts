@@ -10,7 +10,7 @@
 // same way: native on btrfs and lvm thin, a full copy otherwise; a running
 // container is frozen while its snapshot is taken.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createStore, destroyStore, hostView, mountOnHost, overlayParts, parseRootfs, type StoreType } from "../storage/index.ts";
+import { createStore, createUpperImage, destroyStore, hostView, mountOnHost, overlayParts, parseRootfs, type StoreType } from "../storage/index.ts";
 import { errorMessage, LxtError, NotFoundError, StateError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
 import { Revert } from "../util/revert.ts";
@@ -67,12 +67,19 @@ function requireStopped(ctx: Context, name: string, what: string): void {
 }
 
 /** A copy-on-write rootfs for `newDir` on top of `base` (its lxc.rootfs.path). */
-function snapshotRootfs(base: string, newDir: string, newName: string): { spec: string; dependent: boolean } {
+function snapshotRootfs(base: string, newDir: string, newName: string, fssize?: number): { spec: string; dependent: boolean } {
   const { type, path } = parseRootfs(base);
-  if (type === "dir") return { spec: `overlay:${path}:${newDir}/delta0`, dependent: true };
+  // -L SIZE: the overlay upper on a size-limited image (the clone's quota)
+  const upper = () => {
+    if (!fssize) return `${newDir}/delta0`;
+    createUpperImage(`${newDir}/delta0.img`, fssize);
+    return `${newDir}/delta0.img`;
+  };
+  if (type === "dir") return { spec: `overlay:${path}:${upper()}`, dependent: true };
   if (type === "overlay") {
     const o = overlayParts(path);
-    return { spec: `overlay:${o.upper}:${o.lowers.join(":")}:${newDir}/delta0`, dependent: true };
+    if (o.image) throw new LxtError("a snapshot of an overlay clone with a size-limited upper is not supported", "make a full copy of it (without -s)");
+    return { spec: `overlay:${o.upper}:${o.lowers.join(":")}:${upper()}`, dependent: true };
   }
   if (type === "btrfs") {
     sh(["btrfs", "subvolume", "snapshot", path, `${newDir}/rootfs`], "snapshot the btrfs subvolume");
@@ -93,7 +100,7 @@ function snapshotRootfs(base: string, newDir: string, newName: string): { spec: 
 /** The files kept beside a config (seccomp policy, ...): plain files only, not stores or dependency records. */
 function copyAux(oldDir: string, newDir: string): void {
   for (const f of readdirSync(oldDir)) {
-    if (["rootfs", "config", "snaps", "lxc_snapshots", "lxc_rdepends", "rootdev", "delta0", "olwork"].includes(f)) continue;
+    if (["rootfs", "config", "snaps", "lxc_snapshots", "lxc_rdepends", "rootdev", "delta0", "delta0.img", "olwork"].includes(f)) continue;
     try {
       copyFileSync(`${oldDir}/${f}`, `${newDir}/${f}`);
     } catch {
@@ -140,7 +147,7 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
     let rootfs: string;
     let dependent = false;
     if (o.snapshot || o.ephemeral) {
-      const s = snapshotRootfs(spec.rootfs.spec, newDir, newName);
+      const s = snapshotRootfs(spec.rootfs.spec, newDir, newName, o.fssize);
       rootfs = s.spec;
       dependent = s.dependent;
       if (parseRootfs(rootfs).type === "overlay") mkdirSync(`${newDir}/rootfs`, { recursive: true });

@@ -68,6 +68,8 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
   if (bdev === "overlayfs") bdev = "overlay";
   if (!STORE_TYPES.includes(bdev as StoreType))
     throw new LxtError(`backing store \`${bdev}\` is not supported by lxt`, `use one of ${STORE_TYPES.join(", ")}`);
+  if (bdev === "dir" && opts.store?.fssize)
+    throw new LxtError("a dir store has no size limit", "use -B loop, btrfs or lvm with --fssize (or lxt copy -s/-e -L SIZE for an overlay clone with a limited upper)");
   if (isDefined(ctx, name)) throw new LxtError("Container already exists", `destroy it first (lxt destroy -n ${name}) or pick another name`);
   const template = opts.template === "none" ? undefined : await findTemplate(opts.template);
   const base = baseConfigText(ctx, opts);

@@ -64,7 +64,7 @@ export interface PlanInput {
   /** environment of hooks run inside the container's namespaces (LXC_*) */
   hookEnv?: Record<string, string>;
   /** a backing store the shim mounts on `target` inside the container's mount namespace (see src/storage) */
-  rootfs?: { target: string; mount?: { op: "mount" | "mountloop"; source: string; fstype: string; data: string } };
+  rootfs?: { target: string; mount?: { op: "mount" | "mountloop"; source: string; fstype: string; data: string; target?: string }[] };
   /** an LSM label for init: [the /proc/self/attr file, its value], written just before exec */
   lsmExec?: [string, string];
   /** lxc.seccomp.profile compiled to BPF: loaded last before the ids and exec */
@@ -147,8 +147,8 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const hostRoot = R === "";
   // the system mounts and device nodes go through "strict" in-root ops: no symlink on the way
   const ROOT = R || "/";
-  const store = o.rootfs?.mount;
-  if (store && !hostRoot) ops.push([store.op, store.source, R, store.fstype, "0", store.data]);
+  // the backing store's mounts, in order (a size-limited overlay upper first, then the overlay on R)
+  if (!hostRoot) for (const m of o.rootfs?.mount ?? []) ops.push([m.op, m.source, m.target ?? R, m.fstype, "0", m.data]);
   if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;

@@ -26,12 +26,13 @@ export interface StoreOptions {
   thinpool?: string;
 }
 
-/** How the shim mounts the rootfs on its mount point inside the container's namespace. */
+/** How the shim mounts the rootfs on its mount point inside the container's namespace (target: the mount point when not the rootfs's). */
 export interface RootfsMount {
   op: "mount" | "mountloop";
   source: string;
   fstype: string;
   data: string;
+  target?: string;
 }
 
 export const DEFAULT_FSSIZE = 1024 ** 3;
@@ -49,12 +50,35 @@ export function parseRootfs(spec: string): { type: StoreType | string; path: str
   return { type: m[1] === "overlayfs" ? "overlay" : m[1]!, path: m[2]! };
 }
 
-/** overlay:L1:L2:UPPER -> lowers (top first, as LXC writes them) and upper. */
-export function overlayParts(path: string): { lowers: string[]; upper: string; work: string } {
+/**
+ * overlay:L1:L2:UPPER -> lowers (top first, as LXC writes them) and upper.
+ * An UPPER ending in .img is lxt's size-limited upper: a filesystem image,
+ * mounted on UPPER minus .img, holding upper/ and work/ (copy -s/-e with -L).
+ */
+export function overlayParts(path: string): { lowers: string[]; upper: string; work: string; image?: string } {
   const parts = path.split(":");
   if (parts.length < 2) throw new LxtError(`overlay rootfs \`${path}\` needs LOWER:UPPER`, "e.g. lxc.rootfs.path = overlay:/var/lib/lxt/base/rootfs:/var/lib/lxt/c/delta0");
   const upper = parts.pop()!;
+  if (upper.endsWith(".img")) {
+    const mnt = upper.slice(0, -4);
+    return { lowers: parts, upper: `${mnt}/upper`, work: `${mnt}/work`, image: upper };
+  }
   return { lowers: parts, upper, work: `${upper.replace(/\/+$/, "").replace(/[^/]+$/, "")}olwork` };
+}
+
+/** A size-limited overlay upper: an ext4 image with upper/ and work/ in it. */
+export function createUpperImage(image: string, bytes: number): void {
+  sh(["truncate", "-s", String(bytes), image], "make the upper image");
+  mkfs("ext4", image);
+  const mnt = image.slice(0, -4);
+  mkdirSync(mnt, { recursive: true });
+  sh(["mount", "-o", "loop", image, mnt], "mount the upper image");
+  try {
+    mkdirSync(`${mnt}/upper`);
+    mkdirSync(`${mnt}/work`);
+  } finally {
+    sh(["umount", mnt], "unmount the upper image");
+  }
 }
 
 function sh(argv: string[], what: string): string {
@@ -71,7 +95,7 @@ export function rootfsMountpoint(spec: ContainerSpec): string {
 }
 
 /** What the shim must mount for this rootfs, checked here so that a missing store fails with a clear message. */
-export function rootfsMount(spec: ContainerSpec): RootfsMount | undefined {
+export function rootfsMount(spec: ContainerSpec): RootfsMount[] | undefined {
   const { type, path } = spec.rootfs;
   switch (type) {
     case "dir":
@@ -81,17 +105,23 @@ export function rootfsMount(spec: ContainerSpec): RootfsMount | undefined {
     case "overlay": {
       const o = overlayParts(path);
       for (const l of o.lowers) if (!existsSync(l)) throw new LxtError(`overlay lower dir \`${l}\` does not exist`, "its base container may have been destroyed or moved");
+      const overlay: RootfsMount = { op: "mount", source: "overlay", fstype: "overlay", data: `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work}` };
+      if (o.image) {
+        if (!existsSync(o.image)) throw new LxtError(`overlay upper image \`${o.image}\` does not exist`);
+        mkdirSync(o.image.slice(0, -4), { recursive: true });
+        return [{ op: "mountloop", source: o.image, fstype: detectFs(o.image), data: "", target: o.image.slice(0, -4) }, overlay];
+      }
       mkdirSync(o.upper, { recursive: true });
       mkdirSync(o.work, { recursive: true });
-      return { op: "mount", source: "overlay", fstype: "overlay", data: `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work}` };
+      return [overlay];
     }
     case "loop":
       if (!existsSync(path)) throw new LxtError(`loop image \`${path}\` does not exist`, `fix lxc.rootfs.path in ${spec.configPath}`);
-      return { op: "mountloop", source: path, fstype: detectFs(path), data: "" };
+      return [{ op: "mountloop", source: path, fstype: detectFs(path), data: "" }];
     case "lvm":
     case "blockdev":
       if (!existsSync(path)) throw new LxtError(`block device \`${path}\` does not exist`, type === "lvm" ? "activate the volume group (vgchange -ay) or fix lxc.rootfs.path" : "fix lxc.rootfs.path");
-      return { op: "mount", source: path, fstype: detectFs(path), data: "" };
+      return [{ op: "mount", source: path, fstype: detectFs(path), data: "" }];
     default:
       throw new NotSupportedError(`backing store \`${type}\` (lxc.rootfs.path = ${spec.rootfs.spec}) is not supported by lxt`, `use one of ${STORE_TYPES.join(", ")}`);
   }
@@ -161,14 +191,28 @@ export function mountOnHost(rootfsSpec: string, target: string): () => void {
   else if (type === "lvm" || type === "blockdev") sh(["mount", path, target], "mount the volume");
   else if (type === "overlay") {
     const o = overlayParts(path);
+    if (o.image) {
+      mkdirSync(o.image.slice(0, -4), { recursive: true });
+      sh(["mount", "-o", "loop", o.image, o.image.slice(0, -4)], "mount the upper image");
+    }
     mkdirSync(o.upper, { recursive: true });
     mkdirSync(o.work, { recursive: true });
-    sh(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work}`, target], "mount the overlay");
+    const r = run(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${o.lowers.join(":")},upperdir=${o.upper},workdir=${o.work}`, target], { allowFail: true });
+    if (r.status !== 0) {
+      if (o.image) run(["umount", o.image.slice(0, -4)], { allowFail: true });
+      throw new LxtError(`mount the overlay: ${r.stderr.trim()}`);
+    }
+    return () => {
+      unmountAll(target);
+      if (o.image) unmountAll(o.image.slice(0, -4));
+    };
   } else throw new NotSupportedError(`backing store \`${type}\` is not supported by lxt`);
-  return () => {
-    const r = run(["umount", target], { allowFail: true });
-    if (r.status !== 0) run(["umount", "-l", target], { allowFail: true });
-  };
+  return () => unmountAll(target);
+}
+
+function unmountAll(target: string): void {
+  const r = run(["umount", target], { allowFail: true });
+  if (r.status !== 0) run(["umount", "-l", target], { allowFail: true });
 }
 
 /** Where a container's files are while mounted with mountOnHost. */
@@ -189,8 +233,13 @@ export function destroyStore(rootfsSpec: string): void {
     sh(["lvremove", "-q", "-f", vgLv], "remove the logical volume");
   } else if (type === "overlay") {
     const o = overlayParts(path);
-    rmSync(o.upper, { recursive: true, force: true });
-    rmSync(o.work, { recursive: true, force: true });
+    if (o.image) {
+      rmSync(o.image, { force: true });
+      rmSync(o.image.slice(0, -4), { recursive: true, force: true });
+    } else {
+      rmSync(o.upper, { recursive: true, force: true });
+      rmSync(o.work, { recursive: true, force: true });
+    }
   }
 }
 
@@ -216,8 +265,9 @@ export function setQuota(r: { type: string; path: string }, bytes: number): void
 export function usage(spec: ContainerSpec): { used: number; limit?: number } | undefined {
   const { type, path } = spec.rootfs;
   try {
-    if (type === "loop") {
-      const st = statSync(path);
+    const img = type === "loop" ? path : type === "overlay" ? overlayParts(path).image : undefined;
+    if (img) {
+      const st = statSync(img);
       return { used: st.blocks * 512, limit: st.size };
     }
     if (type === "lvm") {

@@ -72,6 +72,17 @@ describe("backing stores", () => {
     expect(d.stderr).toContain("has snapshot clones: c1");
     t.ok(["destroy", "-n", "c1"]);
 
+    // -L: the clone's upper on a size-limited image: its quota
+    t.ok(["copy", "-n", "base", "-N", "q", "-s", "-L", "16M"]);
+    expect(readFileSync(`${t.lxcpath}/q/config`, "utf8")).toContain(`:${t.lxcpath}/q/delta0.img`);
+    t.ok(["start", "-n", "q"]);
+    expect(t.lxt(["attach", "-n", "q", "--", "dd", "if=/dev/zero", "of=/fill", "bs=1M", "count=40"]).stderr).toContain("No space left on device");
+    expect(t.ok(["info", "-n", "q"])).toMatch(/^Disk use:.* of 16\.00 MiB$/m);
+    t.ok(["stop", "-n", "q", "-k"]);
+    expect(loops()).toEqual([]);
+    t.ok(["destroy", "-n", "q"]);
+    expect(t.lxt(["create", "-n", "nd", "-t", "busybox", "--fssize", "1G"]).stderr).toContain("a dir store has no size limit");
+
     const e = t.ok(["copy", "-n", "base", "-N", "eph", "-e"]);
     expect(e).toContain("Created eph as clone of base");
     expect(t.ok(["info", "-n", "eph", "-s", "-H"]).trim()).toBe("RUNNING");
