@@ -17,7 +17,7 @@ const DIRS = [
 
 const INITTAB = `# busybox init (lxt busybox template)
 ::sysinit:/etc/init.d/rcS
-tty1::respawn:/bin/getty -L tty1 115200 vt100
+tty1::respawn:/sbin/getty -L tty1 115200 vt100
 console::respawn:-/bin/sh
 ::ctrlaltdel:/bin/reboot
 ::shutdown:/bin/umount -a -r

@@ -55,9 +55,10 @@ describe("runtime", () => {
     expect(await until(() => existsSync(log) && readFileSync(log, "utf8").includes("con42sole"))).toBe(true);
 
     // default: the first free tty (tty1, where the template runs a getty)
-    const s1 = await consoleSession(t, ["-n", "c"], ["\x01q"]);
+    const s1 = await consoleSession(t, ["-n", "c"], ["\n", "\x01q"]);
     expect(s1.code).toBe(0);
     expect(s1.err).toContain("Connected to tty 1");
+    expect(s1.out).toContain("login:"); // the getty on tty1 answers
     // a custom escape: Ctrl+b q leaves, Ctrl+a passes through
     const sb = await consoleSession(t, ["-n", "c", "-t", "0", "-e", "b"], ["\x02q"]);
     expect(sb.code).toBe(0);
