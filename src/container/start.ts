@@ -3,12 +3,11 @@
 // the rootfs, make the run dir, create the cgroup, run pre-start hooks, hand
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
 import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
-import { compileSeccomp, loadSeccompProfile } from "../security/seccomp.ts";
 import { rootfsMount, rootfsMountpoint } from "../storage/index.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
@@ -35,6 +34,36 @@ export interface StartRequest {
 export class AlreadyRunningError extends StateError {
   override name = "AlreadyRunningError";
 }
+
+/**
+ * The policy compiled to BPF, cached by the policy file's identity (path,
+ * inode, size, mtime) next to the run dirs: parsing and compiling cost a
+ * cold start more than the rest of it.
+ */
+async function compiledSeccomp(ctx: Context, policy: string, rundir: string): Promise<string> {
+  let key: string;
+  try {
+    const st = statSync(policy);
+    key = Bun.hash.wyhash(`${policy}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${SECCOMP_FORMAT}`).toString(16);
+  } catch {
+    key = "";
+  }
+  const cache = `${ctx.runroot}/.seccomp/${key}.bpf`;
+  if (key && existsSync(cache)) return cache;
+  const { compileSeccomp, loadSeccompProfile } = await import("../security/seccomp.ts");
+  const prog = compileSeccomp(loadSeccompProfile(policy));
+  if (!key) {
+    writeFileSync(`${rundir}/seccomp.bpf`, prog);
+    return `${rundir}/seccomp.bpf`;
+  }
+  mkdirSync(`${ctx.runroot}/.seccomp`, { recursive: true, mode: 0o700 });
+  writeFileSync(`${cache}.${process.pid}`, prog, { mode: 0o600 });
+  renameSync(`${cache}.${process.pid}`, cache);
+  return cache;
+}
+
+/** Bumped when the compiler's output changes, so cached programs are remade. */
+const SECCOMP_FORMAT = 1;
 
 /** lxc.mount.fstab: fstab-format lines, targets relative to the rootfs (as LXC reads them). */
 function readFstab(spec: ContainerSpec): MountEntry[] {
@@ -231,11 +260,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     }
     log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
     writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
-    let seccompFile: string | undefined;
-    if (spec.seccomp.profile) {
-      seccompFile = `${rundir}/seccomp.bpf`;
-      writeFileSync(seccompFile, compileSeccomp(loadSeccompProfile(spec.seccomp.profile)));
-    }
+    const seccompFile = spec.seccomp.profile ? await compiledSeccomp(ctx, spec.seccomp.profile, rundir) : undefined;
     writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec), seccompFile)));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
