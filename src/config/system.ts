@@ -1,5 +1,7 @@
 // The system config (lxc.system.conf(5)): /etc/lxt/lxt.conf for lxt,
-// /etc/lxc/lxc.conf when invoked as lxc-*; LXT_CONF overrides the path.
+// /etc/lxc/lxc.conf when invoked as lxc-*; for an ordinary user
+// ~/.config/lxt/lxt.conf (~/.config/lxc/lxc.conf), with the containers under
+// ~/.local/share, as LXC has it. LXT_CONF overrides the path.
 import { readFileSync } from "node:fs";
 
 const KEYS = ["lxc.default_config", "lxc.lxcpath", "lxc.bdev.lvm.vg", "lxc.bdev.lvm.thin_pool", "lxc.bdev.zfs.root", "lxc.cgroup.use", "lxc.cgroup.pattern"];
@@ -8,10 +10,13 @@ export function systemConfigKeys(): string[] {
   return KEYS;
 }
 
+const user = () => (process.getuid?.() ?? 0) !== 0;
+const home = () => process.env.HOME ?? "/";
+
 function defaults(mode: "lxt" | "lxc"): Record<string, string> {
   return {
-    "lxc.default_config": mode === "lxc" ? "/etc/lxc/default.conf" : "/etc/lxt/default.conf",
-    "lxc.lxcpath": mode === "lxc" ? "/var/lib/lxc" : "/var/lib/lxt",
+    "lxc.default_config": user() ? `${home()}/.config/${mode}/default.conf` : `/etc/${mode}/default.conf`,
+    "lxc.lxcpath": user() ? `${home()}/.local/share/${mode}` : `/var/lib/${mode}`,
     "lxc.bdev.lvm.vg": "lxc",
     "lxc.bdev.lvm.thin_pool": "lxc",
     "lxc.bdev.zfs.root": "lxc",
@@ -21,7 +26,7 @@ function defaults(mode: "lxt" | "lxc"): Record<string, string> {
 }
 
 export function systemConfigItem(key: string, mode: "lxt" | "lxc"): string | undefined {
-  const file = process.env.LXT_CONF ?? (mode === "lxc" ? "/etc/lxc/lxc.conf" : "/etc/lxt/lxt.conf");
+  const file = process.env.LXT_CONF ?? (user() ? `${home()}/.config/${mode}/${mode}.conf` : `/etc/${mode}/${mode}.conf`);
   let v: string | undefined;
   try {
     for (const l of readFileSync(file, "utf8").split("\n")) {

@@ -43,14 +43,15 @@ function selfArgv(): string[] {
 }
 
 export function makeContext(mode: Mode, lxcpathOpt?: string): Context {
-  const lxcpath = (lxcpathOpt ?? process.env.LXT_LXCPATH ?? systemConfigItem("lxc.lxcpath", mode) ?? (mode === "lxc" ? "/var/lib/lxc" : "/var/lib/lxt")).replace(/\/+$/, "") || "/";
-  const defaultLxcpath = mode === "lxc" ? "/var/lib/lxc" : "/var/lib/lxt";
-  const base = process.env.LXT_RUNDIR ?? "/run/lxt";
+  // an ordinary user's containers live in their home (~/.local/share/lxt), as LXC's do
+  const uid = process.getuid?.() ?? 0;
+  const defaultLxcpath = systemConfigItem("lxc.lxcpath", mode)!;
+  const lxcpath = (lxcpathOpt ?? process.env.LXT_LXCPATH ?? defaultLxcpath).replace(/\/+$/, "") || "/";
+  const base = process.env.LXT_RUNDIR ?? (uid === 0 ? "/run/lxt" : `${process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`}/lxt`);
   // The default lxcpath gets /run/lxt/NAME; any other one a hashed subdir, so
   // two lxcpaths holding the same name never share a run dir.
   const runroot = lxcpath === defaultLxcpath && !process.env.LXT_RUNDIR ? base : `${base}/${hash8(lxcpath)}`;
-  const defaultConfig =
-    process.env.LXT_DEFAULT_CONFIG ?? systemConfigItem("lxc.default_config", mode) ?? (mode === "lxc" ? "/etc/lxc/default.conf" : "/etc/lxt/default.conf");
+  const defaultConfig = process.env.LXT_DEFAULT_CONFIG ?? systemConfigItem("lxc.default_config", mode)!;
   return { mode, lxcpath, runroot, defaultConfig, self: selfArgv() };
 }
 

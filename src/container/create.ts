@@ -41,6 +41,54 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
   return { text: text.endsWith("\n") || !text ? text : `${text}\n`, from };
 }
 
+const unprivileged = () => (process.getuid?.() ?? 0) !== 0;
+
+function subRange(file: string, user: string, id: number): [number, number] | undefined {
+  try {
+    const f = readFileSync(file, "utf8").split("\n").map((l) => l.split(":")).find((x) => x.length === 3 && (x[0] === user || x[0] === String(id)));
+    return f ? [Number(f[1]), Number(f[2])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** lxc.idmap lines for the calling user from /etc/subuid and /etc/subgid (as LXC wants them in ~/.config/lxc/default.conf). */
+function userIdmaps(): string {
+  const uid = process.getuid!();
+  const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
+  const u = subRange("/etc/subuid", user, uid);
+  const g = subRange("/etc/subgid", user, process.getgid!());
+  if (!u || !g)
+    throw new LxtError(`${user} has no subordinate ids in /etc/subuid and /etc/subgid, which unprivileged containers need`, `ask an admin: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
+  return `lxc.idmap = u 0 ${u[0]} ${u[1]}\nlxc.idmap = g 0 ${g[0]} ${g[1]}\n`;
+}
+
+/**
+ * Runs argv in a user namespace where we are 0 and the container's ids follow
+ * from 1 (newuidmap/newgidmap): an ordinary user's way to touch files owned by
+ * its containers' ids.
+ */
+export async function inUserns(maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>, argv: string[], what: string): Promise<void> {
+  const { encodePlan } = await import("../runtime/encode.ts");
+  const { shimPath } = await import("../runtime/statefile.ts");
+  const u = maps.find((m) => m.kind === "u" && m.ns === 0)!;
+  const g = maps.find((m) => m.kind === "g" && m.ns === 0)!;
+  const plan = encodePlan([
+    ["idmap", "u", "/usr/bin/newuidmap", `0 ${process.getuid!()} 1`, `1 ${u.host} ${u.range}`],
+    ["idmap", "g", "/usr/bin/newgidmap", `0 ${process.getgid!()} 1`, `1 ${g.host} ${g.range}`],
+    ["exec", ...argv],
+  ]);
+  const p = Bun.spawn([shimPath(), "usernsexec", "-"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+  p.stdin.write(plan);
+  await p.stdin.end();
+  if ((await p.exited) !== 0) throw new LxtError(`${what}: ${(await new Response(p.stderr).text()).trim()}`, "check /etc/subuid, /etc/subgid and that newuidmap/newgidmap are installed (uidmap)");
+}
+
+/** The container's idmaps from its config text. */
+export function idmapsOf(text: string): Array<{ kind: "u" | "g"; ns: number; host: number; range: number }> {
+  return [...text.matchAll(/^\s*lxc\.idmap\s*=\s*([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$/gm)].map((m) => ({ kind: m[1] as "u" | "g", ns: Number(m[2]), host: Number(m[3]), range: Number(m[4]) }));
+}
+
 /** Moves every file's owner and group through the id maps (ids with no map are left alone). */
 export function shiftIds(root: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
   const map = (kind: "u" | "g", id: number) => {
@@ -79,6 +127,8 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
   const r = new Revert();
   try {
     const existed = existsSync(dir);
+    // an ordinary user's lxcpath must let the container's root (another uid) through
+    if (unprivileged() && !existsSync(ctx.lxcpath)) mkdirSync(ctx.lxcpath, { recursive: true, mode: 0o751 });
     mkdirSync(dir, { recursive: true, mode: 0o770 });
     if (!existed) r.add(() => rmSync(dir, { recursive: true, force: true }));
     else r.add(() => { rmSync(rootfs, { recursive: true, force: true }); rmSync(configPath(ctx, name), { force: true }); });
@@ -88,6 +138,8 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
       (base.from ? `# Base config: ${base.from}\n` : "") +
       "# For the options, see lxc.container.conf(5)\n\n";
     let text = header + base.text;
+    // an ordinary user's containers are unprivileged: their ids come from /etc/subuid and /etc/subgid
+    if (unprivileged() && !/^\s*lxc\.idmap\s*=/m.test(base.text)) text += userIdmaps();
     let rootfsSpec: string | undefined;
     if (template) {
       rootfsSpec = createStore(bdev as StoreType, dir, name, opts.store ?? {});
@@ -111,7 +163,12 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
     const loaded = loadConfig(cfg);
     // lxc.idmap: the rootfs belongs to the ids root inside maps to (the template wrote host ids)
     const maps = loaded.getAll("lxc.idmap").map((v) => v.trim().split(/\s+/)).map(([k, ns, host, n]) => ({ kind: k as "u" | "g", ns: Number(ns), host: Number(host), range: Number(n) }));
-    if (template && rootfsSpec && maps.length) {
+    if (template && rootfsSpec && maps.length && unprivileged()) {
+      // not root: the files the template wrote are ours; in a user namespace where we
+      // are 0 and the subordinate ids follow from 1, they become the container root's
+      await inUserns(maps, ["chown", "-hR", "1:1", hostView(rootfsSpec, dir)], "give the rootfs to the container's root");
+      chmodSync(dir, 0o751);
+    } else if (template && rootfsSpec && maps.length) {
       const unmount = mountOnHost(rootfsSpec, rootfs);
       try {
         shiftIds(hostView(rootfsSpec, dir), maps);

@@ -42,6 +42,12 @@ export async function destroy(ctx: Context, name: string, o: { force?: boolean; 
   runHostHooks(spec, "destroy");
   if (spec.rootfs.managed) destroyStore(spec.rootfs.spec);
   dropDependency(dir);
+  if ((process.getuid?.() ?? 0) !== 0) {
+    // an ordinary user: the rootfs belongs to the container's ids, removable only from a user namespace
+    const { idmapsOf, inUserns } = await import("./create.ts");
+    const maps = idmapsOf(readFileSync(`${dir}/config`, "utf8"));
+    if (maps.length) await inUserns(maps, ["rm", "-rf", dir], `remove ${dir}`);
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 

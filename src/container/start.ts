@@ -251,17 +251,32 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const driver = cgroupDriver({ force: process.env.LXT_CGROUP_VERSION === "2" ? 2 : undefined });
     // cgroup v2 has no devices controller: the device rules become an eBPF program the monitor attaches
     const dev = driver.version === 2 ? splitDeviceRules(spec.cgroup) : undefined;
-    const cg = driver.create({ name, spec: dev?.rest ?? spec.cgroup });
-    r.add(() => cg.remove());
+    let cg: ReturnType<typeof driver.create> | undefined;
+    try {
+      cg = driver.create({ name, spec: dev?.rest ?? spec.cgroup });
+    } catch (e) {
+      // an ordinary user without a delegated cgroup: the container runs without one
+      // when it asks for no limits (as root the failure stands)
+      const asks = spec.cgroup.v1.length + spec.cgroup.v2.length > 0;
+      if (process.getuid?.() === 0 || asks) throw e;
+      const w = `no cgroup for ${name}: ${errorMessage(e)}; it runs without resource accounting, limits or freezing (delegate a cgroup to this user to have them)`;
+      log("WARN", "cgroup", w);
+      req.onWarning?.(w);
+    }
+    if (cg) {
+      const made = cg;
+      r.add(() => made.remove());
+      log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
+      writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
+    }
     let deviceProgram: [string, string] | undefined;
-    if (dev?.lines.length) {
+    if (cg && dev?.lines.length) {
       writeFileSync(`${rundir}/devices.bpf`, compileDeviceProgram(devicePolicy(dev.lines)));
       deviceProgram = [cg.record().paths.unified!, `${rundir}/devices.bpf`];
     }
-    log("DEBUG", "cgroup", `created ${JSON.stringify(cg.record().paths)}`);
-    writeFileSync(`${rundir}/cgroup.json`, JSON.stringify(cg.record()));
+    const joinFiles = cg?.joinFiles() ?? [];
     const seccompFile = spec.seccomp.profile ? await compiledSeccomp(ctx, spec.seccomp.profile, rundir) : undefined;
-    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), cg.joinFiles(), personalityOf(spec), seccompFile)));
+    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), joinFiles, personalityOf(spec), seccompFile)));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");
@@ -283,7 +298,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const res = await shimStart({
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
-      fastCleanup: hostCleanupNeeded(spec) ? undefined : monitorCleanup(cg.record()),
+      fastCleanup: hostCleanupNeeded(spec) ? undefined : cg ? monitorCleanup(cg.record()) : { cgroupDirs: [] },
       deviceProgram,
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),
@@ -296,7 +311,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       keepNetns: nics.some((n) => n.nic.type === "phys"),
       hostBeforeExec: hostHooks ? async (pid) => runHostHooks(spec, "start-host", { LXC_PID: String(pid) }) : undefined,
       rundir,
-      cgroupJoinFiles: cg.joinFiles(),
+      cgroupJoinFiles: joinFiles,
       mode: req.mode,
       argv,
       hookEnv: hookEnv(spec),

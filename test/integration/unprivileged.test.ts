@@ -1,0 +1,69 @@
+// An ordinary user's unprivileged container, end to end: the user (made
+// here, with the subordinate ids useradd gives it) runs lxt with its own home
+// and runtime dir: create (ids from /etc/subuid, rootfs given to the mapped
+// root through a user namespace), start (newuidmap; no cgroup without
+// delegation, announced), attach as root inside, stop, destroy.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { LXT, skipReason } from "./helpers.ts";
+
+const has = (p: string) => existsSync(p) && (statSync(p).mode & 0o4000) !== 0;
+const skip = skipReason() ?? (has("/usr/bin/newuidmap") && has("/usr/bin/newgidmap") ? undefined : "newuidmap/newgidmap are not installed setuid (uidmap)");
+if (skip) console.warn(`SKIP unprivileged: ${skip}`);
+const it = skip ? test.skip : test;
+
+function sh(cmd: string, ok = true): { code: number; out: string; err: string } {
+  const p = Bun.spawnSync(["sh", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+  const r = { code: p.exitCode ?? 1, out: p.stdout.toString(), err: p.stderr.toString() };
+  if (ok && r.code !== 0) throw new Error(`${cmd}: ${r.err}`);
+  return r;
+}
+
+describe("unprivileged containers of an ordinary user", () => {
+  const user = `lxtup${process.pid % 100000}`;
+  let home = "";
+  let xdg = "";
+  beforeEach(() => {
+    if (skip) return;
+    sh(`useradd -M -s /bin/sh ${user}`);
+    if (!readFileSync("/etc/subuid", "utf8").includes(`${user}:`)) {
+      sh(`echo ${user}:600000:65536 >> /etc/subuid; echo ${user}:600000:65536 >> /etc/subgid`);
+    }
+    home = mkdtempSync("/tmp/lxt-it-uhome-");
+    xdg = mkdtempSync("/tmp/lxt-it-uxdg-");
+    const uid = Number(sh(`id -u ${user}`).out.trim());
+    for (const d of [home, xdg]) chownSync(d, uid, uid);
+    chmodSync(home, 0o755);
+    chmodSync(xdg, 0o700);
+  });
+  afterEach(() => {
+    if (skip) return;
+    // the container's files are the user's subordinate ids: remove as root
+    rmSync(home, { recursive: true, force: true });
+    rmSync(xdg, { recursive: true, force: true });
+    sh(`userdel ${user}`, false);
+    sh(`sed -i '/^${user}:/d' /etc/subuid /etc/subgid`, false);
+    expect(sh(`ps -u ${user} -o pid=`, false).out.trim()).toBe("");
+  });
+  const lxt = (...args: string[]) => sh(`setpriv --reuid=${user} --regid=${user} --init-groups env -i HOME=${home} USER=${user} XDG_RUNTIME_DIR=${xdg} PATH=/usr/sbin:/usr/bin:/sbin:/bin ${LXT} ${args.join(" ")}`, false);
+
+  it("create, start, attach as root of the user namespace, stop, destroy; all in the user's home", () => {
+    const c = lxt("create", "-n", "u", "-t", "busybox");
+    expect(c.err).toBe("");
+    expect(c.code).toBe(0);
+    const cfg = readFileSync(`${home}/.local/share/lxt/u/config`, "utf8");
+    const sub = /^lxc\.idmap = u 0 (\d+) (\d+)$/m.exec(cfg);
+    expect(sub).not.toBeNull();
+    expect(statSync(`${home}/.local/share/lxt/u/rootfs/bin/busybox`).uid).toBe(Number(sub![1]));
+    const s = lxt("start", "-n", "u");
+    expect(s.code).toBe(0);
+    if (!existsSync("/sys/fs/cgroup/cgroup.subtree_control")) expect(s.err).toContain("warning: no cgroup for u");
+    const a = lxt("attach", "-n", "u", "--", "sh", "-c", "'id -u; cat /proc/self/uid_map; hostname'");
+    expect(a.out.trim().split(/\s+/)).toEqual(["0", "0", sub![1]!, sub![2]!, "u"]);
+    expect(lxt("ls", "--fancy").out).toMatch(/^u\s+RUNNING\s.*true\s*$/m);
+    expect(existsSync(`${xdg}/lxt/u/state`)).toBe(true); // its run dir is in the user's runtime dir
+    expect(lxt("stop", "-n", "u", "-k").code).toBe(0);
+    expect(lxt("destroy", "-n", "u").code).toBe(0);
+    expect(existsSync(`${home}/.local/share/lxt/u`)).toBe(false);
+  });
+});
