@@ -184,7 +184,13 @@ static int open_pty(void) {
 	fcntl(m, F_SETFL, O_NONBLOCK);
 	/* the monitor keeps a slave open: the master never hangs up while the
 	 * container's side is closed (before init opens it, between gettys) */
-	if (open(s, O_RDWR | O_NOCTTY | O_CLOEXEC) < 0) die("pty", s);
+	int sfd = open(s, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sfd < 0) die("pty", s);
+	/* ptyowner UID GID: a user-namespace container's root must own its terminals.
+	 * Best effort: on a host whose /dev/pts is read-only (this test VM) the
+	 * terminals stay the host's and only the container's console is lost. */
+	const char *po = hdr_arg("ptyowner", 0), *pg = hdr_arg("ptyowner", 1);
+	if (po && pg && fchown(sfd, atoi(po), atoi(pg)) < 0) {}
 	pty_master[npty] = m;
 	return npty++;
 }

@@ -115,6 +115,12 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   // init joins its cgroup itself, first thing (join); the monitor writes its id maps before it runs
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   const userns = clone.includes("user");
+  if (userns && !o.idmapHelpers) {
+    // root writes the maps itself and hands the terminals to the container's root
+    const hu = spec.idmaps.find((m) => m.kind === "u" && m.nsid === 0)?.hostid;
+    const hg = spec.idmaps.find((m) => m.kind === "g" && m.nsid === 0)?.hostid;
+    if (hu !== undefined && hg !== undefined) ops.push(["ptyowner", String(hu), String(hg)]);
+  }
   if (userns) {
     for (const kind of ["u", "g"] as const) {
       const lines = spec.idmaps.filter((m) => m.kind === kind).map((m) => `${m.nsid} ${m.hostid} ${m.range}`);

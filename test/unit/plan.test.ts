@@ -37,6 +37,7 @@ describe("start plan", () => {
   test("user namespace: maps for the monitor, nsroot first in init, host device nodes bound instead of mknod", () => {
     const p = plan("lxc.rootfs.path = /r\nlxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 1000\nlxc.idmap = g 1000 1000 1\nlxc.autodev = 1\n");
     expect(p).toContainEqual(["idmap", "u", "direct", "0 100000 65536"]);
+    expect(p).toContainEqual(["ptyowner", "100000", "100000"]); // the container's root owns its terminals
     expect(p).toContainEqual(["idmap", "g", "direct", "0 100000 1000", "1000 1000 1"]);
     const ops = p.map((o) => o[0]);
     expect(ops.indexOf("nsroot")).toBeLessThan(ops.indexOf("mount"));
