@@ -112,9 +112,14 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
   if (o.deviceProgram) ops.push(["devbpf", ...o.deviceProgram]);
   if (o.keepNetns) ops.push(["keepnetns"]);
-  // init joins its cgroup itself, first thing (join); the monitor writes its id maps before it runs
-  for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
+  // init joins its cgroup itself (join). Early in a user namespace (its credentials are still
+  // the host's then); otherwise after the backing store is mounted, since the device cgroup
+  // would refuse the loop or block device to a process already in it.
   const userns = clone.includes("user");
+  const storeMounts = (o.rootfs?.mount ?? []).length > 0 && !userns;
+  const joinOps: Op[] = o.cgroupJoinFiles.map((f) => ["join", f]);
+  if (clone.includes("cgroup")) joinOps.push(["unshare", String(CLONE.cgroup)]);
+  if (!storeMounts) ops.push(...joinOps.filter((j) => j[0] === "join"));
   if (userns && !o.idmapHelpers) {
     // root writes the maps itself and hands the terminals to the container's root
     const hu = spec.idmaps.find((m) => m.kind === "u" && m.nsid === 0)?.hostid;
@@ -137,7 +142,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   for (const ns of ["user", "mnt", "uts", "ipc", "net", "cgroup", "time"] as Namespace[])
     if (share[ns]) ops.push(["setns", share[ns]!, String(CLONE[ns])]);
   if (userns) ops.push(["nsroot"]);
-  if (clone.includes("cgroup")) ops.push(["unshare", String(CLONE.cgroup)]);
+  if (!storeMounts && clone.includes("cgroup")) ops.push(["unshare", String(CLONE.cgroup)]);
   if (clone.includes("net")) ops.push(["lo"]);
   // nothing propagates back to the host
   ops.push(["mount", "", "/", "", String(MS.REC | MS.PRIVATE), ""]);
@@ -155,6 +160,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const ROOT = R || "/";
   // the backing store's mounts, in order (a size-limited overlay upper first, then the overlay on R)
   if (!hostRoot) for (const m of o.rootfs?.mount ?? []) ops.push([m.op, m.source, m.target ?? R, m.fstype, "0", m.data]);
+  if (storeMounts) ops.push(...joinOps);
   if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;

@@ -253,6 +253,14 @@ export function compileSeccomp(p: SeccompPolicy): Uint8Array {
   return new Uint8Array(buf.buffer);
 }
 
+/** LXC's default device policy (its common.conf): deny all, allow mknod, the standard nodes, ptys, tun and fuse. */
+export const DEFAULT_DEVICE_RULES: Array<[string, string]> = [
+  ["lxc.cgroup.devices.deny", "a"],
+  ["lxc.cgroup.devices.allow", "c *:* m"],
+  ["lxc.cgroup.devices.allow", "b *:* m"],
+  ...["1:3", "1:5", "1:7", "1:8", "1:9", "5:0", "5:1", "5:2", "136:*", "10:200", "10:229"].map((d): [string, string] => ["lxc.cgroup.devices.allow", `c ${d} rwm`]),
+];
+
 /** LXC's customary policy for new containers (its common.seccomp). */
 export const DEFAULT_POLICY = `2
 denylist

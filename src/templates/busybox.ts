@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSy
 import { run } from "../util/exec.ts";
 import { LxtError } from "../util/errors.ts";
 import type { Template } from "./index.ts";
-import { DEFAULT_POLICY } from "../security/seccomp.ts";
+import { DEFAULT_DEVICE_RULES, DEFAULT_POLICY } from "../security/seccomp.ts";
 
 const DIRS = [
   "bin", "sbin", "usr/bin", "usr/sbin", "usr/share/udhcpc", "etc/init.d", "dev", "proc", "sys", "tmp",
@@ -132,6 +132,7 @@ export const busybox: Template = {
       ["lxc.mount.entry", "mqueue dev/mqueue mqueue defaults,optional,create=dir 0 0"],
       // LXC's customary seccomp policy (its common.seccomp), kept with the container
       ["lxc.seccomp.profile", writeSeccompPolicy(path)],
+      ...DEFAULT_DEVICE_RULES,
     ];
   },
 };

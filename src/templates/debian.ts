@@ -7,7 +7,7 @@
 // with `lxt attach`), an empty machine-id.
 //   lxt create -n web -t debian -- [-r RELEASE] [-a ARCH] [--mirror URL] [--packages a,b] [--variant V]
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { DEFAULT_POLICY } from "../security/seccomp.ts";
+import { DEFAULT_DEVICE_RULES, DEFAULT_POLICY } from "../security/seccomp.ts";
 import { LxtError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
 import type { Template } from "./index.ts";
@@ -173,6 +173,7 @@ export const debian: Template = {
       ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time"],
       ["lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"],
       ["lxc.seccomp.profile", `${path}/seccomp.policy`],
+      ...DEFAULT_DEVICE_RULES,
     ];
   },
 };

@@ -120,6 +120,14 @@ describe("start plan", () => {
     // nothing is mounted by a plain path that could pass through a rootfs symlink, but below those
     for (const o of p.filter((o) => o[0] === "mount" && o[2] !== "/")) expect(o[2]).toMatch(/^\/r(\/(proc|sys|dev)(\/.+)?)?$/);
   });
+  test("a loop/block store is mounted before init joins its cgroup (whose device rules would refuse the device)", () => {
+    const spec = mk("lxc.rootfs.path = loop:/c/rootdev\n");
+    const p = buildStartPlan({ spec, rundir: "/run/x", cgroupJoinFiles: ["/cg/tasks"], mode: "daemon", cleanupArgv: [], rootfs: { target: "/c/rootfs", mount: [{ op: "mountloop", source: "/c/rootdev", fstype: "ext4", data: "" }] } });
+    const ops = p.map((o) => o[0]);
+    expect(ops.indexOf("mountloop")).toBeLessThan(ops.indexOf("join"));
+    expect(ops.indexOf("join")).toBeLessThan(ops.indexOf("unshare"));
+    expect(ops.indexOf("unshare")).toBeLessThan(ops.indexOf("pivot"));
+  });
   test("capabilities: drop list and keep list become bounding-set drops", () => {
     expect(capsToDrop({ mode: "drop", names: ["sys_module", "sys_time"] })).toEqual([16, 25]);
     expect(capsToDrop({ mode: "keep", names: ["sys_admin"] })).not.toContain(21);
