@@ -139,6 +139,10 @@ function addLine(ctx: Ctx, rawKey: string, rawValue: string, file: string, line:
     if (value !== "" && ctx.cfg.getAll(other).length && !(key === "lxc.cap.keep" && value === "none"))
       throw new ConfigError(file, line, key, "Keeping and dropping capabilities are mutually exclusive", `remove the ${other} lines`);
   }
+  if (key === "lxc.idmap" && value !== "") {
+    const clash = idmapOverlap(value, ctx.cfg.getAll("lxc.idmap"));
+    if (clash) throw new ConfigError(file, line, key, `\`${value}\` overlaps \`${clash.other}\` (${clash.side} ids ${clash.range})`, "each container id and each host id may be mapped once; split or shorten the ranges");
+  }
   if (key === "lxc.include") {
     include(ctx, value, file, line);
     return;
@@ -190,4 +194,22 @@ export function loadConfig(path: string, o: LoadOptions = {}): Config {
     addLine(ctx, d.slice(0, eq).trim(), d.slice(eq + 1).trim(), "-s", i + 1);
   });
   return cfg;
+}
+
+/** The first earlier lxc.idmap line of the same kind whose container or host range overlaps VALUE's. */
+export function idmapOverlap(value: string, earlier: string[]): { other: string; side: "container" | "host"; range: string } | undefined {
+  const parse = (v: string) => {
+    const [k, a, b, c] = v.trim().split(/\s+/);
+    return { k, ns: Number(a), host: Number(b), n: Number(c) };
+  };
+  const m = parse(value);
+  for (const o of earlier.map(parse)) {
+    if (o.k !== m.k) continue;
+    for (const [side, x, y] of [["container", m.ns, o.ns], ["host", m.host, o.host]] as const) {
+      const lo = Math.max(x, y);
+      const hi = Math.min(x + m.n, y + o.n) - 1;
+      if (lo <= hi) return { other: `${o.k} ${o.ns} ${o.host} ${o.n}`, side, range: lo === hi ? `${lo}` : `${lo}-${hi}` };
+    }
+  }
+  return undefined;
 }

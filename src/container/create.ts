@@ -4,6 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import { findTemplate } from "../templates/index.ts";
 import { LxtError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
+import { checkIdmapsGranted, checkSeccompProfile, subordinateRanges } from "../security/preflight.ts";
 import { createStore, destroyStore, hostView, mountOnHost, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 
@@ -29,8 +30,11 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
   const from = opts.config ?? (existsSync(ctx.defaultConfig) ? ctx.defaultConfig : undefined);
   if (!from) return { text: "" };
   if (!existsSync(from)) throw new LxtError(`create: config file \`${from}\` does not exist`, "check the path given to -f");
-  // Validate it where it stands, so errors name its own file:line.
-  loadConfig(from);
+  // Validate it where it stands, so errors name its own file:line; its id maps and
+  // seccomp policy are checked before anything is made.
+  const cfg = loadConfig(from);
+  checkIdmapsGranted(idmapsOf(cfg.getAll("lxc.idmap").map((v) => `lxc.idmap = ${v}`).join("\n")), from);
+  checkSeccompProfile(cfg.get("lxc.seccomp.profile") || undefined);
   const text = readFileSync(from, "utf8")
     .split("\n")
     .map((l) => {
@@ -43,21 +47,12 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
 
 const unprivileged = () => (process.getuid?.() ?? 0) !== 0;
 
-function subRange(file: string, user: string, id: number): [number, number] | undefined {
-  try {
-    const f = readFileSync(file, "utf8").split("\n").map((l) => l.split(":")).find((x) => x.length === 3 && (x[0] === user || x[0] === String(id)));
-    return f ? [Number(f[1]), Number(f[2])] : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** lxc.idmap lines for the calling user from /etc/subuid and /etc/subgid (as LXC wants them in ~/.config/lxc/default.conf). */
 function userIdmaps(): string {
   const uid = process.getuid!();
   const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
-  const u = subRange("/etc/subuid", user, uid);
-  const g = subRange("/etc/subgid", user, process.getgid!());
+  const u = subordinateRanges("/etc/subuid", user, uid)[0];
+  const g = subordinateRanges("/etc/subgid", user, process.getgid!())[0];
   if (!u || !g)
     throw new LxtError(`${user} has no subordinate ids in /etc/subuid and /etc/subgid, which unprivileged containers need`, `ask an admin: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
   return `lxc.idmap = u 0 ${u[0]} ${u[1]}\nlxc.idmap = g 0 ${g[0]} ${g[1]}\n`;
@@ -128,7 +123,8 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
   try {
     const existed = existsSync(dir);
     // an ordinary user's lxcpath must let the container's root (another uid) through
-    if (unprivileged() && !existsSync(ctx.lxcpath)) mkdirSync(ctx.lxcpath, { recursive: true, mode: 0o751 });
+    // (as root: 0755, as LXC makes it, so a container's mapped root can pass through)
+    if (!existsSync(ctx.lxcpath)) mkdirSync(ctx.lxcpath, { recursive: true, mode: unprivileged() ? 0o751 : 0o755 });
     mkdirSync(dir, { recursive: true, mode: 0o770 });
     if (!existed) r.add(() => rmSync(dir, { recursive: true, force: true }));
     else r.add(() => { rmSync(rootfs, { recursive: true, force: true }); rmSync(configPath(ctx, name), { force: true }); });

@@ -4,6 +4,7 @@
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { checkIdmapsGranted } from "../security/preflight.ts";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
@@ -232,6 +233,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       `start \`${name}\`: a user namespace needs both a uid and a gid map`,
       `add lxc.idmap = u 0 100000 65536 and lxc.idmap = g 0 100000 65536 (or drop user from lxc.namespace.clone) in ${spec.configPath}`,
     );
+  checkIdmapsGranted(spec.idmaps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range })), spec.configPath);
   checkMappedRootReach(spec);
   const lsm = lsmSetup(spec);
   for (const w of lsm.warnings) {

@@ -47,6 +47,59 @@ describe("seccomp", () => {
   });
 });
 
+describe("seccomp actions and bad security settings", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!skip) t = new TestEnv("sec2");
+  });
+  afterEach(async () => {
+    if (!skip) await t.close();
+  });
+  // what busybox sh, its applets and lxt's init call (strace), plus the shim's last steps (setgroups/setgid/setuid, chdir, execve)
+  const BASE = "arch_prctl brk clone clone3 close dup2 execve exit exit_group fcntl getpid getppid getrandom getuid mprotect newfstatat openat prctl prlimit64 readlink rseq rt_sigaction rt_sigprocmask rt_sigreturn sendfile set_robust_list set_tid_address uname wait4 write read mmap munmap ioctl lseek fstat kill setsid getpgid setpgid setgroups setgid setuid chdir";
+
+  it("a kill rule kills with SIGSYS; an allowlist refuses everything it does not list, with its errno", () => {
+    t.ok(["create", "-n", "k", "-t", "busybox"]);
+    const policy = `${t.dir}/p.seccomp`;
+    appendFileSync(`${t.lxcpath}/k/config`, `lxc.seccomp.profile = ${policy}\n`);
+    const run = () => t.lxt(["execute", "-n", "k", "--", "/bin/sh", "-c", "echo hi; mkdir /tmp/x; echo rc=$?"]);
+    writeFileSync(policy, "2\ndenylist\n[all]\nmkdir kill\nmkdirat kill\n");
+    let r = run();
+    expect(r.stdout).toBe("hi\nrc=159\n"); // 128 + SIGSYS
+    expect(r.stderr).toContain("Bad system call");
+    writeFileSync(policy, `2\nallowlist errno 1\n[all]\n${BASE.split(" ").join("\n")}\n`);
+    r = run();
+    expect(r.stdout).toBe("hi\nrc=1\n");
+    expect(r.stderr).toContain("Operation not permitted");
+    expect(existsSync(`${t.lxcpath}/k/rootfs/tmp/x`)).toBe(false);
+    t.ok(["destroy", "-n", "k"]);
+  });
+
+  it("bad inputs: overlapping id maps, an unknown capability, an unreadable seccomp policy: clear errors, nothing made", () => {
+    const conf = `${t.dir}/bad.conf`;
+    const refused = (text: string, want: string) => {
+      writeFileSync(conf, text);
+      const r = t.lxt(["create", "-n", "b", "-t", "busybox", "-f", conf]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(want);
+      expect(existsSync(`${t.lxcpath}/b`)).toBe(false);
+    };
+    refused("lxc.idmap = u 0 100000 65536\nlxc.idmap = u 1000 200000 10\nlxc.idmap = g 0 100000 65536\n", `${conf}:2: lxc.idmap: \`u 1000 200000 10\` overlaps \`u 0 100000 65536\` (container ids 1000-1009)`);
+    refused("lxc.idmap = g 0 100000 65536\nlxc.idmap = g 70000 100010 10\n", "(host ids 100010-100019)");
+    refused("lxc.cap.drop = sys_admin sys_foo\n", `${conf}:1: lxc.cap.drop: invalid value \`sys_admin sys_foo\`: invalid capability \`sys_foo\``);
+    refused(`lxc.seccomp.profile = ${t.dir}/missing.seccomp\n`, `lxc.seccomp.profile: cannot read \`${t.dir}/missing.seccomp\`: ENOENT`);
+    refused(`lxc.seccomp.profile = ${t.dir}\n`, "EISDIR");
+    // a policy that goes missing after create: start fails and leaves nothing behind
+    t.ok(["create", "-n", "s", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/s/config`, `lxc.seccomp.profile = ${t.dir}/gone.seccomp\n`);
+    const r = t.lxt(["start", "-n", "s"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`cannot read \`${t.dir}/gone.seccomp\``);
+    expect(t.ok(["info", "-n", "s", "-s", "-H"]).trim()).toBe("STOPPED");
+    t.ok(["destroy", "-n", "s"]);
+  });
+});
+
 describe("capabilities", () => {
   let t: TestEnv;
   beforeEach(() => {

@@ -4,7 +4,7 @@
 // root through a user namespace), start (newuidmap; no cgroup without
 // delegation, announced), attach as root inside, stop, destroy.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { LXT, skipReason } from "./helpers.ts";
 
 const has = (p: string) => existsSync(p) && (statSync(p).mode & 0o4000) !== 0;
@@ -65,5 +65,24 @@ describe("unprivileged containers of an ordinary user", () => {
     expect(lxt("stop", "-n", "u", "-k").code).toBe(0);
     expect(lxt("destroy", "-n", "u").code).toBe(0);
     expect(existsSync(`${home}/.local/share/lxt/u`)).toBe(false);
+  });
+
+  it("a map outside the user's subordinate ids is refused at create and at start, before anything is made", () => {
+    const conf = `${home}/bad.conf`;
+    writeFileSync(conf, "lxc.idmap = u 0 1000 65536\nlxc.idmap = g 0 1000 65536\n");
+    chmodSync(conf, 0o644);
+    const c = lxt("create", "-n", "x", "-t", "busybox", "-f", conf);
+    expect(c.code).not.toBe(0);
+    expect(c.err).toMatch(new RegExp(`lxc\\.idmap = u 0 1000 65536 maps host ids 1000-66535, outside what /etc/subuid grants ${user} \\(\\d+-\\d+\\)`));
+    expect(existsSync(`${home}/.local/share/lxt/x`)).toBe(false);
+    // the same map written into a container's config afterwards: start refuses it
+    expect(lxt("create", "-n", "y", "-t", "busybox").code).toBe(0);
+    const cfg = `${home}/.local/share/lxt/y/config`;
+    writeFileSync(cfg, readFileSync(cfg, "utf8").replace(/^lxc\.idmap = g 0 \d+/m, "lxc.idmap = g 0 1000"));
+    const s = lxt("start", "-n", "y");
+    expect(s.code).not.toBe(0);
+    expect(s.err).toContain("lxc.idmap = g 0 1000 65536 maps host ids 1000-66535, outside what /etc/subgid grants");
+    expect(existsSync(`${xdg}/lxt/y/state`)).toBe(false);
+    expect(lxt("destroy", "-n", "y").code).toBe(0);
   });
 });

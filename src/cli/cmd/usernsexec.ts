@@ -6,6 +6,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { encodePlan, type Op } from "../../runtime/encode.ts";
 import { shimPath } from "../../runtime/statefile.ts";
+import { subordinateRanges } from "../../security/preflight.ts";
 import { UsageError } from "../args.ts";
 import { invocation } from "../common.ts";
 import type { Cli } from "../main.ts";
@@ -28,24 +29,12 @@ export function parseMaps(specs: string[]): Map[] {
   return out;
 }
 
-function subRanges(file: string, user: string, id: number): Array<[number, number]> {
-  try {
-    return readFileSync(file, "utf8")
-      .split("\n")
-      .map((l) => l.split(":"))
-      .filter((f) => f.length === 3 && (f[0] === user || f[0] === String(id)))
-      .map((f) => [Number(f[1]), Number(f[2])] as [number, number]);
-  } catch {
-    return [];
-  }
-}
-
 /** The caller as root inside, then its subordinate ranges. */
 export function defaultMaps(uid: number, gid: number, user: string): Map[] {
   const out: Map[] = [{ kind: "u", ns: 0, host: uid, range: 1 }, { kind: "g", ns: 0, host: gid, range: 1 }];
   for (const [kind, file, id] of [["u", "/etc/subuid", uid], ["g", "/etc/subgid", gid]] as const) {
     let next = 1;
-    for (const [start, count] of subRanges(file, user, id)) {
+    for (const [start, count] of subordinateRanges(file, user, id)) {
       out.push({ kind, ns: next, host: start, range: count });
       next += count;
     }
