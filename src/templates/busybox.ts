@@ -34,7 +34,7 @@ if [ -e /sys/class/net/eth0 ] && ! ip -4 addr show dev eth0 2>/dev/null | grep -
 fi
 `;
 
-const DHCP_SCRIPT = `#!/bin/sh
+export const DHCP_SCRIPT = `#!/bin/sh
 # udhcpc event script (lxt busybox template). Removes only the address it
 # leased itself, never one configured by the container's config.
 state=/run/udhcpc.$interface

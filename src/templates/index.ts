@@ -25,6 +25,7 @@ const BUILTIN: Record<string, () => Promise<Template>> = {
   debian: async () => (await import("./debian.ts")).debian,
   oci: async () => (await import("./oci.ts")).oci,
   local: async () => (await import("./image.ts")).local,
+  sshd: async () => (await import("./sshd.ts")).sshd,
 };
 
 const SCRIPT_DIRS = ["/usr/share/lxt/templates", "/usr/share/lxc/templates"];
