@@ -98,13 +98,37 @@ function lock(path: string): () => void {
   }
 }
 
+/** Seconds the mirror has to answer the preflight request before the create gives up. */
+const MIRROR_TIMEOUT = 8;
+
+/**
+ * Before the cache is touched: debootstrap knows the release, and the mirror
+ * answers for it (one request for dists/RELEASE/Release, with a timeout), so
+ * a typo or a dead mirror fails in seconds with a clear message instead of
+ * deep inside debootstrap.
+ */
+function preflight(a: Args): void {
+  if (run(["sh", "-c", "command -v debootstrap"], { allowFail: true }).status !== 0) throw new LxtError("debootstrap is not installed", "run scripts/setup (apt-get install debootstrap)");
+  const scripts = "/usr/share/debootstrap/scripts";
+  if (!existsSync(`${scripts}/${a.release}`)) {
+    const debian = ["oldstable", "stable", "testing", "unstable", "bullseye", "bookworm", "trixie", "sid"].filter((r) => existsSync(`${scripts}/${r}`));
+    throw new LxtError(`debian template: unknown release \`${a.release}\` (debootstrap has no script for it)`, `use one of ${debian.join(", ")} (or see ${scripts})`);
+  }
+  if (!/^https?:\/\//.test(a.mirror)) return;
+  const url = `${a.mirror.replace(/\/$/, "")}/dists/${a.release}/Release`;
+  const r = run(["wget", "-q", "-T", String(MIRROR_TIMEOUT), "-t", "1", "-O", "/dev/null", url], { allowFail: true });
+  if (r.status === 0) return;
+  const why = r.status === 8 ? `it has no ${a.release} (${url} was refused or not found)` : r.status === 4 ? `it does not answer (no connection or no reply within ${MIRROR_TIMEOUT} s)` : `fetching ${url} failed (wget status ${r.status})`;
+  throw new LxtError(`debian template: mirror ${a.mirror}: ${why}`, "check --mirror (default: the host's apt mirror) and the network");
+}
+
 function ensureCache(a: Args): string {
   const dir = cacheDir(a);
   if (existsSync(`${dir}/rootfs/etc/os-release`)) return dir;
+  preflight(a);
   const unlock = lock(`${dir}.lock`);
   try {
     if (existsSync(`${dir}/rootfs/etc/os-release`)) return dir;
-    if (run(["sh", "-c", "command -v debootstrap"], { allowFail: true }).status !== 0) throw new LxtError("debootstrap is not installed", "run scripts/setup (apt-get install debootstrap)");
     const tmp = `${dir}.partial-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
