@@ -200,11 +200,18 @@ function registrySource(ref: string): Source {
   const local = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/.test(host!);
   const base = `${local ? "http" : "https"}://${host}/v2/${name}`;
   let token: string | undefined;
+  const request = async (url: string, init?: RequestInit): Promise<Response> => {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      throw new LxtError(`registry ${new URL(url).host} does not answer (${errText(e)})`, `check the host and port in docker://${ref} and that the registry runs`);
+    }
+  };
   const get = async (url: string, accept?: string): Promise<Response> => {
     const headers: Record<string, string> = {};
     if (accept) headers.Accept = accept;
     if (token) headers.Authorization = `Bearer ${token}`;
-    let res = await fetch(url, { headers, redirect: "follow" });
+    let res = await request(url, { headers, redirect: "follow" });
     if (res.status === 401 && !token) {
       const ch = res.headers.get("www-authenticate") ?? "";
       const kv = Object.fromEntries([...ch.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
@@ -212,13 +219,14 @@ function registrySource(ref: string): Source {
       const q = new URLSearchParams();
       if (kv.service) q.set("service", kv.service);
       q.set("scope", kv.scope ?? `repository:${name}:pull`);
-      const t = await fetch(`${kv.realm}?${q}`);
+      const t = await request(`${kv.realm}?${q}`);
       if (!t.ok) throw new LxtError(`token from ${kv.realm}: HTTP ${t.status}`);
       const j = (await t.json()) as { token?: string; access_token?: string };
       token = j.token ?? j.access_token;
       headers.Authorization = `Bearer ${token}`;
-      res = await fetch(url, { headers, redirect: "follow" });
+      res = await request(url, { headers, redirect: "follow" });
     }
+    if (res.status === 404 && url.includes("/manifests/")) throw new LxtError(`docker://${ref}: the registry has no such image or tag (HTTP 404 for ${url})`, "check the image name and tag");
     if (!res.ok) throw new LxtError(`${url}: HTTP ${res.status}`, res.status === 404 ? "check the image name and tag" : undefined);
     return res;
   };
@@ -240,6 +248,8 @@ function registrySource(ref: string): Source {
     },
   };
 }
+
+const errText = (e: unknown) => (e instanceof Error ? (e as NodeJS.ErrnoException).code ?? e.message : String(e));
 
 /** lxc.init.cmd is split on blanks with '...' and "..." quoting (no backslashes): quote what needs it. */
 export function joinCommand(argv: string[]): string {

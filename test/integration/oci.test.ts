@@ -166,6 +166,96 @@ describe("oci images", () => {
   });
 });
 
+const distSkip = skip ?? (Bun.spawnSync(["sh", "-c", "command -v docker-registry && command -v skopeo"]).exitCode === 0 ? undefined : "docker-registry and skopeo are not installed (scripts/setup installs them)");
+if (distSkip && !skip) console.warn(`SKIP oci registry: ${distSkip}`);
+
+/** Debian's docker-registry (the distribution registry), on loopback with its own storage; stopped by the returned function. */
+async function distribution(dir: string): Promise<{ port: number; store: string; stop: () => Promise<void> }> {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  const store = `${dir}/registry`;
+  mkdirSync(store, { recursive: true });
+  writeFileSync(`${dir}/registry.yml`, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${store}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: lxt-test\n`);
+  const p = Bun.spawn(["docker-registry", "serve", `${dir}/registry.yml`], { stdout: "ignore", stderr: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await Bun.sleep(50);
+  }
+  return {
+    port,
+    store,
+    stop: async () => {
+      p.kill();
+      await p.exited;
+    },
+  };
+}
+
+describe("oci images from Debian's docker-registry", () => {
+  let t: TestEnv;
+  beforeEach(() => {
+    if (!distSkip) t = new TestEnv("reg");
+  });
+  afterEach(async () => {
+    if (!distSkip) await t.close();
+  });
+
+  (distSkip ? test.skip : test)("pushed there by skopeo, pulled by lxt; an unknown tag (404) and a registry that does not answer are clear errors; a blob corrupted in the registry's storage is refused", async () => {
+    const img = buildImage(`${t.dir}/img`);
+    const env = { LXT_CACHE: `${t.dir}/cache` };
+    const reg = await distribution(t.dir);
+    try {
+      const ref = `127.0.0.1:${reg.port}/lxt/img:1.0`;
+      const push = Bun.spawnSync(["skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false", `oci:${img.layout}:latest`, `docker://${ref}`], { stdout: "pipe", stderr: "pipe" });
+      expect(push.stderr.toString()).toBe("");
+      expect(push.exitCode).toBe(0);
+      const r = await lxtAsync(t, ["create", "-n", "r", "-t", "oci", "--", "--url", `docker://${ref}`], env);
+      expect(r.stderr).not.toContain("rror");
+      expect(r.code).toBe(0);
+      const run = t.lxt(["execute", "-n", "r"]);
+      expect(run.stdout).toContain("hello from the image in /work as 1000");
+      expect(run.code).toBe(3);
+      t.ok(["destroy", "-n", "r"]);
+
+      const missing = await lxtAsync(t, ["create", "-n", "m", "-t", "oci", "--", "--url", `docker://127.0.0.1:${reg.port}/lxt/img:2.0`], env);
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain(`docker://127.0.0.1:${reg.port}/lxt/img:2.0: the registry has no such image or tag (HTTP 404`);
+      expect(existsSync(`${t.lxcpath}/m`)).toBe(false);
+
+      const dead = await lxtAsync(t, ["create", "-n", "m", "-t", "oci", "--", "--url", "docker://127.0.0.1:9/lxt/img:1.0"], env);
+      expect(dead.stderr).toContain("registry 127.0.0.1:9 does not answer (ECONNREFUSED)");
+      expect(existsSync(`${t.lxcpath}/m`)).toBe(false);
+
+      // the registry serves what its storage holds: corrupt the second layer there
+      const layer = img.layerDigests[1]!.slice(7);
+      writeFileSync(`${reg.store}/docker/registry/v2/blobs/sha256/${layer.slice(0, 2)}/${layer}/data`, "not the layer");
+      rmSync(`${t.dir}/cache`, { recursive: true, force: true });
+      const bad = await lxtAsync(t, ["create", "-n", "x", "-t", "oci", "--", "--url", `docker://${ref}`], env);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain(`blob ${img.layerDigests[1]} from docker://${ref} is corrupt`);
+      expect(existsSync(`${t.dir}/cache/oci/blobs/sha256/${layer}`)).toBe(false);
+      expect(existsSync(`${t.lxcpath}/x`)).toBe(false);
+    } finally {
+      await reg.stop();
+    }
+  });
+
+  (skip ? test.skip : test)("a tarball that is not an image, and a missing layout, are clear errors", () => {
+    const env = { LXT_CACHE: `${t.dir}/cache` };
+    sh(`mkdir -p ${t.dir}/junk && echo hi > ${t.dir}/junk/hello && tar -C ${t.dir}/junk -cf ${t.dir}/junk.tar .`);
+    const r = t.lxt(["create", "-n", "j", "-t", "oci", "--", "--url", `docker-archive:${t.dir}/junk.tar`], { env });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${t.dir}/junk.tar`);
+    expect(r.stderr).toMatch(/not a docker archive|manifest\.json/);
+    const l = t.lxt(["create", "-n", "j", "-t", "oci", "--", "--url", `oci:${t.dir}/nolayout:latest`], { env });
+    expect(l.code).not.toBe(0);
+    expect(l.stderr).toContain(`${t.dir}/nolayout`);
+    expect(existsSync(`${t.lxcpath}/j`)).toBe(false);
+  });
+});
+
 describe("local images", () => {
   let t: TestEnv;
   beforeEach(() => {
