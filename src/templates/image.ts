@@ -65,7 +65,7 @@ export async function importImage(tarball: string, alias: string): Promise<Image
       }
       renameSync(tmp, layer);
     }
-  } else layer = unpackLayer(blob, { digest });
+  } else layer = await unpackLayer(blob, { digest });
   if (!existsSync(`${layer}/bin`) && !existsSync(`${layer}/usr`)) process.stderr.write(`image: warning: ${tarball} has neither /bin nor /usr at its top: is it a rootfs tarball?\n`);
   const entry: ImageEntry = { alias, digest, size: statSync(tarball).size, created: new Date().toISOString(), source: tarball };
   save([...list, entry]);

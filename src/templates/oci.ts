@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { LxtError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
+import { Progress } from "../util/progress.ts";
 import type { Template } from "./index.ts";
 
 const MT = {
@@ -40,8 +41,8 @@ interface ImageConfig {
 /** Where blobs come from: a layout dir, an unpacked docker archive, or a registry. */
 interface Source {
   manifest(): Promise<Manifest>;
-  /** a blob's bytes written to `to` (which the caller verifies) */
-  fetch(d: Descriptor, to: string): Promise<void>;
+  /** a blob's bytes written to `to`, each chunk counted on `bar`; returns their sha256 digest (the caller verifies it) */
+  fetch(d: Descriptor, to: string, bar: Progress): Promise<string>;
   /** docker archives name layers by path and have no digest for them until hashed */
   describe: string;
 }
@@ -80,6 +81,22 @@ function progress(msg: string): void {
   process.stderr.write(`oci: ${msg}\n`);
 }
 
+/** Streams `body` into `to`, counting on `bar` and hashing as it goes; returns the sha256 digest. */
+async function streamTo(body: ReadableStream<Uint8Array>, to: string, bar: Progress): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  const w = Bun.file(to).writer();
+  try {
+    for await (const chunk of body) {
+      h.update(chunk);
+      w.write(chunk);
+      bar.add(chunk.length);
+    }
+  } finally {
+    await w.end();
+  }
+  return `sha256:${h.digest("hex")}`;
+}
+
 /** Puts a blob in the store, verified; a corrupt one is an error and is not kept. */
 async function getBlob(src: Source, d: Descriptor): Promise<string> {
   const path = `${store()}/blobs/sha256/${hex(d.digest)}`;
@@ -87,10 +104,13 @@ async function getBlob(src: Source, d: Descriptor): Promise<string> {
   mkdirSync(`${store()}/blobs/sha256`, { recursive: true });
   const tmp = `${path}.partial-${process.pid}`;
   try {
-    progress(`fetching ${d.digest.slice(0, 19)}${d.size ? ` (${(d.size / 1048576).toFixed(1)} MiB)` : ""}`);
-    await src.fetch(d, tmp);
-    const got = await sha256File(tmp);
-    if (got !== d.digest) throw new LxtError(`blob ${d.digest} from ${src.describe} is corrupt: its content hashes to ${got}`, "the image source is damaged or tampered with; nothing was stored");
+    const bar = new Progress(`oci: fetching ${d.digest.slice(0, 19)}`, d.size);
+    const got = await src.fetch(d, tmp, bar); // hashed as it was written
+    if (got !== d.digest) {
+      bar.finish("corrupt");
+      throw new LxtError(`blob ${d.digest} from ${src.describe} is corrupt: its content hashes to ${got}`, "the image source is damaged or tampered with; nothing was stored");
+    }
+    bar.finish();
     renameSync(tmp, path);
     return path;
   } finally {
@@ -115,8 +135,8 @@ function convertWhiteouts(dir: string): void {
   }
 }
 
-/** The unpacked layer dir (made once per digest, atomically). */
-export function unpackLayer(blob: string, d: Descriptor): string {
+/** The unpacked layer dir (made once per digest, atomically); the blob is streamed into tar, its progress shown. */
+export async function unpackLayer(blob: string, d: Descriptor): Promise<string> {
   const out = `${store()}/layers/sha256/${hex(d.digest)}`;
   if (existsSync(out)) return out;
   mkdirSync(`${store()}/layers/sha256`, { recursive: true });
@@ -124,11 +144,26 @@ export function unpackLayer(blob: string, d: Descriptor): string {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    progress(`unpacking ${d.digest.slice(0, 19)}`);
     const mt = d.mediaType ?? "";
     const z = mt.endsWith("+zstd") ? ["--zstd"] : mt.endsWith("gzip") || mt.endsWith(".gzip") || mt.endsWith("tar.gzip") ? ["-z"] : isGzip(blob) ? ["-z"] : [];
-    const r = run(["tar", "-x", ...z, "-f", blob, "-C", tmp, "--numeric-owner", "-p", "--xattrs", "--xattrs-include=*"], { allowFail: true });
-    if (r.status !== 0) throw new LxtError(`unpacking layer ${d.digest}: ${r.stderr.trim()}`);
+    const bar = new Progress(`oci: unpacking ${d.digest.slice(0, 19)}`, statSync(blob).size);
+    const tar = Bun.spawn(["tar", "-x", ...z, "-f", "-", "-C", tmp, "--numeric-owner", "-p", "--xattrs", "--xattrs-include=*"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+    const errText = new Response(tar.stderr).text();
+    try {
+      for await (const chunk of Bun.file(blob).stream()) {
+        tar.stdin.write(chunk);
+        await tar.stdin.flush();
+        bar.add(chunk.length);
+      }
+      await tar.stdin.end();
+    } catch {
+      // tar stopped reading: its status and message below say why
+    }
+    if ((await tar.exited) !== 0) {
+      bar.finish("failed");
+      throw new LxtError(`unpacking layer ${d.digest}: ${(await errText).trim()}`);
+    }
+    bar.finish();
     convertWhiteouts(tmp);
     renameSync(tmp, out);
     return out;
@@ -156,9 +191,9 @@ function layoutSource(dir: string, tag: string | undefined): Source {
       if (d.mediaType === MT.ociIndex) d = pickPlatform(json<Manifest>(d).manifests ?? [], dir);
       return json<Manifest>(d);
     },
-    async fetch(d, to) {
+    async fetch(d, to, bar) {
       if (!existsSync(blob(d))) throw new LxtError(`blob ${d.digest} is missing from ${dir}`);
-      run(["cp", blob(d), to]);
+      return await streamTo(Bun.file(blob(d)).stream(), to, bar);
     },
   };
 }
@@ -186,8 +221,8 @@ function archiveSource(file: string): { src: Source; cleanup: () => void } {
       };
       return { config: await desc(m.Config), layers: await Promise.all(m.Layers.map(desc)) };
     },
-    async fetch(d, to) {
-      run(["cp", paths.get(d.digest)!, to]);
+    async fetch(d, to, bar) {
+      return await streamTo(Bun.file(paths.get(d.digest)!).stream(), to, bar);
     },
   };
   return { src, cleanup: () => rmSync(tmp, { recursive: true, force: true }) };
@@ -242,9 +277,10 @@ function registrySource(ref: string): Source {
       if (!man.config || !man.layers) throw new LxtError(`docker://${ref}: not an image manifest`);
       return man;
     },
-    async fetch(d, to) {
+    async fetch(d, to, bar) {
       const res = await get(`${base}/blobs/${d.digest}`);
-      await Bun.write(to, res);
+      if (!res.body) throw new LxtError(`${base}/blobs/${d.digest}: an empty answer`);
+      return await streamTo(res.body, to, bar);
     },
   };
 }
@@ -290,7 +326,7 @@ export const oci: Template = {
       const man = await src.manifest();
       const cfg = JSON.parse(readFileSync(await getBlob(src, man.config), "utf8")) as ImageConfig;
       const layers: string[] = [];
-      for (const l of man.layers) layers.push(unpackLayer(await getBlob(src, l), l));
+      for (const l of man.layers) layers.push(await unpackLayer(await getBlob(src, l), l));
       const lowers = [...layers].reverse(); // the top layer first, as overlay's lowerdir wants
       mkdirSync(`${path}/delta0`, { recursive: true });
       const c = cfg.config ?? {};

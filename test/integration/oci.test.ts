@@ -1,7 +1,8 @@
 // OCI images for real: a two-layer busybox image (the second layer with a
 // whiteout and an opaque directory) built here as an OCI layout, a docker
-// archive of it, and an in-test registry (HTTP API v2 with a bearer-token
-// challenge). Layers are unpacked once and shared; the image's config runs.
+// archive of it, an in-test registry (HTTP API v2 with a bearer-token
+// challenge), and Debian's docker-registry with the image pushed by skopeo.
+// Layers are unpacked once and shared; the image's config runs.
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { LXT, skipReason, TestEnv } from "./helpers.ts";
