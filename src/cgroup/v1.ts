@@ -2,6 +2,8 @@
 // container cgroup made at the same relative path in each. Processes join
 // through `tasks` (writing 0 from the single-threaded child before exec): the
 // `cgroup.procs` route waits for an RCU grace period (DESIGN.md).
+import { accessSync, constants } from "node:fs";
+import { delegatedBase } from "./delegate.ts";
 import { NotFoundError, NotSupportedError, StateError } from "../util/errors.ts";
 import { freezeTimeout, readSetting, removeWithRetry, signalAll, waitFrozen, writeSetting, undoMade } from "./common.ts";
 import { exists, mkdirOne, numberIn, procsIn, readText, rmdirTree, tryWrite } from "./fs.ts";
@@ -170,14 +172,30 @@ function makePath(base: string, rel: string, cpuset: boolean): string[] {
 }
 
 /** The v1 container cgroup: the same path in every hierarchy, settings applied, undone on failure. */
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createV1(layout: LayoutInfo, req: CreateRequest, cgText: string | undefined): V1Cgroup {
   const { name, spec } = req;
   const hs = layout.hierarchies.filter((h) => !h.unified);
   if (!hs.length) throw new NotSupportedError(`create cgroup for \`${name}\`: no cgroup v1 hierarchy is mounted`, "mount the v1 controllers, or use the v2 driver");
   // refuse what cannot be applied before making anything
-  const settings = [...settingOrder(spec.v1), ...translateSettings(spec.v2, 2, 1)];
+  const uid = process.getuid?.() ?? 0;
+  // devices.allow/deny need CAP_SYS_ADMIN: an ordinary user's (user-namespace) container
+  // cannot make device nodes anyway, and sees the host's through their own permissions
+  const settings = [...settingOrder(spec.v1), ...translateSettings(spec.v2, 2, 1)].filter((kv) => uid === 0 || !kv.key.startsWith("devices."));
   const cg = cgText === undefined ? undefined : parseProcCgroup(cgText);
-  const bases = hs.map((h) => (cg ? baseDir(h, cg) : h.mountpoint));
+  // an ordinary user whose own cgroup is not writable: the cgroup an admin delegated (lxt delegate)
+  const bases = hs.map((h) => {
+    const b = cg ? baseDir(h, cg) : h.mountpoint;
+    return uid === 0 || cg === undefined || writable(b) ? b : (delegatedBase(h, uid) ?? b);
+  });
   const want = containerPath(name, spec);
   const chosen = chooseName(want.rel, want.explicit, (r) => occupancy(bases, r));
   const inner = spec.dirContainerInner;

@@ -45,6 +45,7 @@ const commands: Record<string, { load: () => Promise<CommandModule>; help: strin
   import: { load: () => import("./cmd/import.ts"), help: "a container from lxt export, onto any store" },
   device: { load: () => import("./cmd/device.ts"), help: "add a host device node or interface to a running container, or take it out", lxc: true },
   cgroup: { load: () => import("./cmd/cgroup.ts"), help: "read or change a running container's cgroup value", lxc: true },
+  delegate: { load: () => import("./cmd/delegate.ts"), help: "as root: give a user cgroups of its own for its unprivileged containers" },
   top: { load: () => import("./cmd/top.ts"), help: "CPU, block I/O and memory use of every running container, live", lxc: true },
   ps: { load: () => import("./cmd/ps.ts"), help: "host processes with the container each belongs to", lxc: true },
   checkconfig: { load: () => import("./cmd/checkconfig.ts"), help: "check that the kernel and host can run containers", lxc: true },

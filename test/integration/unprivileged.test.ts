@@ -85,4 +85,34 @@ describe("unprivileged containers of an ordinary user", () => {
     expect(existsSync(`${xdg}/lxt/y/state`)).toBe(false);
     expect(lxt("destroy", "-n", "y").code).toBe(0);
   });
+
+  (skip || !existsSync("/sys/fs/cgroup/pids/tasks") ? test.skip : test)("with cgroups delegated by root (lxt delegate): limits hold, use is accounted, freeze works; removed again after", () => {
+    const uid = Number(sh(`id -u ${user}`).out.trim());
+    const d = sh(`${LXT} delegate ${user}`);
+    expect(d.out).toContain(`delegated /sys/fs/cgroup/pids/lxt.user.${uid}`);
+    try {
+      expect(statSync(`/sys/fs/cgroup/pids/lxt.user.${uid}/tasks`).uid).toBe(uid);
+      expect(lxt("create", "-n", "c", "-t", "busybox").code).toBe(0);
+      writeFileSync(`${home}/.local/share/lxt/c/config`, readFileSync(`${home}/.local/share/lxt/c/config`, "utf8") + "lxc.cgroup.pids.max = 10\nlxc.cgroup.memory.limit_in_bytes = 64M\n");
+      const s = lxt("start", "-n", "c");
+      expect(s.err).not.toContain("no cgroup");
+      expect(s.code).toBe(0);
+      expect(readFileSync(`/sys/fs/cgroup/pids/lxt.user.${uid}/lxt.payload.c/pids.max`, "utf8").trim()).toBe("10");
+      expect(readFileSync(`/sys/fs/cgroup/memory/lxt.user.${uid}/lxt.payload.c/memory.limit_in_bytes`, "utf8").trim()).toBe(String(64 * 1048576));
+      const fork = lxt("attach", "-n", "c", "--", "sh", "-c", "'for i in $(seq 20); do sleep 1 & done; wait'");
+      expect(fork.err).toContain("can't fork");
+      expect(lxt("info", "-n", "c").out).toMatch(/^Memory use:\s+\d/m);
+      expect(lxt("freeze", "-n", "c").code).toBe(0);
+      expect(lxt("info", "-n", "c", "-s", "-H").out.trim()).toBe("FROZEN");
+      expect(lxt("unfreeze", "-n", "c").code).toBe(0);
+      expect(lxt("stop", "-n", "c", "-k").code).toBe(0);
+      expect(existsSync(`/sys/fs/cgroup/pids/lxt.user.${uid}/lxt.payload.c`)).toBe(false);
+      expect(lxt("destroy", "-n", "c").code).toBe(0);
+      // not root: refused
+      expect(lxt("delegate", user).err).toContain("run it as root");
+    } finally {
+      sh(`${LXT} delegate ${user} --remove`, false);
+    }
+    expect(existsSync(`/sys/fs/cgroup/pids/lxt.user.${uid}`)).toBe(false);
+  });
 });
