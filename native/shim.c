@@ -40,6 +40,19 @@
 #include <limits.h>
 #include <termios.h>
 #include <time.h>
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define LXT_OPEN_TREE_CLONE 1
+#define LXT_MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define LXT_MOUNT_ATTR_IDMAP 0x00100000
+struct lxt_mount_attr { unsigned long long attr_set, attr_clr, propagation, userns_fd; };
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -323,6 +336,43 @@ static void run_hook(const char *type, const char *cmd, char **env) {
 
 /* ---- the child: executes the plan's operations in order ---- */
 static int sync_pipe[2], barrier_pipe[2];
+static int mnt_sock[2] = { -1, -1 }; /* monitor -> child: detached mounts (idmapped rootfs) */
+
+static int send_fd(int sock, int fd) {
+	char c = 'm';
+	struct iovec io = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	memset(&u, 0, sizeof u);
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock) {
+	char c;
+	struct iovec io = { &c, 1 };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1) return -1;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS) return -1;
+	int fd; memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* A detached copy of the mount at SRC, idmapped through the user namespace
+ * of USERNS_FD (lxc.rootfs.options = idmap=container): on-disk 0 is the
+ * container's root. Returns the mount's fd, or -1 with errno. */
+static int idmapped_tree(const char *src, int userns_fd) {
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, src, LXT_OPEN_TREE_CLONE | O_CLOEXEC);
+	if (fd < 0) return -1;
+	struct lxt_mount_attr at = { LXT_MOUNT_ATTR_IDMAP, 0, 0, (unsigned long long)userns_fd };
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &at, sizeof at) < 0) { int e = errno; close(fd); errno = e; return -1; }
+	return fd;
+}
+
 static int run_ops(int execute_mode) {
 	char **envp = calloc(MAXREC, sizeof(char *)), **henv = calloc(MAXREC, sizeof(char *));
 	int nenv = 0, nhenv = 0, pty_i = 0;
@@ -381,6 +431,11 @@ static int run_ops(int execute_mode) {
 			char dev[64]; snprintf(dev, sizeof dev, "/dev/loop%d", lfd >> 16);
 			if (mount(dev, a[1], a[2], strtoul(a[3], 0, 10), a[4][0] ? a[4] : NULL) < 0) { char w[600]; snprintf(w, sizeof w, "mount %s (%s) on %s", a[0], dev, a[1]); die("mount", w); }
 			close(lfd & 0xffff); /* autoclear: the device goes when the mount does */
+		} else if (!strcmp(r->op, "recvmount")) { /* TARGET: the idmapped rootfs the monitor made, moved onto TARGET */
+			int fd = recv_fd(mnt_sock[1]);
+			if (fd < 0) die("idmapped rootfs", "receive the mount from the monitor");
+			if (syscall(SYS_move_mount, fd, "", AT_FDCWD, a[0], LXT_MOVE_MOUNT_F_EMPTY_PATH) < 0) die("idmapped rootfs", a[0]);
+			close(fd);
 		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkdir")) {
@@ -820,6 +875,7 @@ static int cmd_start(const char *plan) {
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(barrier_pipe, O_CLOEXEC) < 0) die("pipe", "");
 	int cpipe[2];
 	if (pipe2(cpipe, O_CLOEXEC) < 0) die("pipe", "");
+	if (has_op("idmapmount") && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, mnt_sock) < 0) die("socketpair", "");
 	int monitor_status = status_fd;
 
 	pid_t c = (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
@@ -833,6 +889,7 @@ static int cmd_start(const char *plan) {
 		close(sync_pipe[0]);
 		close(cpipe[0]);
 		close(barrier_pipe[1]);
+		if (mnt_sock[0] >= 0) close(mnt_sock[0]);
 		status_fd = cpipe[1];
 		if (!execute) {
 			int nul = open("/dev/null", O_RDWR);
@@ -848,6 +905,15 @@ static int cmd_start(const char *plan) {
 	const char *fail = NULL;
 	/* before init runs: its id maps, the host's part */
 	for (int i = 0; i < nrec && !fail; i++) if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "idmapmount")) { /* idmapmount SRC: its idmapped copy goes to the child */
+		char p[64]; snprintf(p, sizeof p, "/proc/%d/ns/user", (int)c);
+		int ufd = open(p, O_RDONLY | O_CLOEXEC);
+		int tfd = ufd < 0 ? -1 : idmapped_tree(recs[i].argv[0], ufd);
+		if (tfd < 0) { kill(c, SIGKILL); die("idmapped rootfs", recs[i].argv[0]); }
+		if (send_fd(mnt_sock[0], tfd) < 0) { kill(c, SIGKILL); die("idmapped rootfs", "send the mount to the container"); }
+		close(tfd); close(ufd);
+	}
+	if (mnt_sock[1] >= 0) close(mnt_sock[1]);
 	int sync_clone = syncp && hdr_arg("sync", 1) && !strcmp(hdr_arg("sync", 1), "1");
 	set_state("STARTING", c, -1);
 	/* keepnetns: hold the container's network namespace past init's death, so
@@ -1035,11 +1101,50 @@ static int cmd_attach(const char *plan) {
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* idmap-probe PATH: can this kernel and PATH's filesystem give an idmapped mount
+ * of PATH? A child in a fresh user namespace (mapped to nobody) lends its
+ * namespace; exit 0 when the mount could be made, else the errno's text. */
+static int cmd_idmap_probe(const char *path) {
+	int ready[2], hold[2];
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) { perror("pipe"); return 1; }
+	pid_t c = fork();
+	if (c < 0) { perror("fork"); return 1; }
+	if (c == 0) {
+		close(hold[1]); close(ready[0]);
+		char x = unshare(CLONE_NEWUSER) < 0 ? 'e' : 'u';
+		if (write(ready[1], &x, 1) < 0) {}
+		if (read(hold[0], &x, 1) < 0) {}
+		_exit(0);
+	}
+	close(hold[0]); close(ready[1]);
+	char x = 0, p[64];
+	int r = 1;
+	if (read(ready[0], &x, 1) == 1 && x == 'u') {
+		snprintf(p, sizeof p, "/proc/%d/uid_map", (int)c);
+		int m = open(p, O_WRONLY | O_CLOEXEC);
+		if (m >= 0 && write(m, "0 65534 1\n", 10) == 10) {
+			snprintf(p, sizeof p, "/proc/%d/gid_map", (int)c);
+			int g = open(p, O_WRONLY | O_CLOEXEC);
+			if (g >= 0 && write(g, "0 65534 1\n", 10) == 10) {
+				snprintf(p, sizeof p, "/proc/%d/ns/user", (int)c);
+				int ufd = open(p, O_RDONLY | O_CLOEXEC);
+				int tfd = ufd < 0 ? -1 : idmapped_tree(path, ufd);
+				if (tfd >= 0) { close(tfd); r = 0; }
+				else fprintf(stderr, "%s\n", strerror(errno));
+			} else fprintf(stderr, "gid_map: %s\n", strerror(errno));
+		} else fprintf(stderr, "uid_map: %s\n", strerror(errno));
+	} else fprintf(stderr, "no user namespace\n");
+	close(hold[1]);
+	waitpid(c, NULL, 0);
+	return r;
+}
+
 int main(int argc, char **argv) {
 	if (argc == 3 && !strcmp(argv[1], "start")) return cmd_start(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "attach")) return cmd_attach(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);
 	if (argc == 3 && !strcmp(argv[1], "usernsexec")) return cmd_usernsexec(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "idmap-probe")) return cmd_idmap_probe(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "devbpf")) { /* devbpf CGROUPDIR PROGFILE */
 		char err[600];
 		if (attach_devbpf(argv[2], argv[3], err, sizeof err) == 0) return 0;

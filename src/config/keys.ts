@@ -102,6 +102,11 @@ export interface KeyDef {
   validate: Validator;
 }
 const S = (validate: Validator = any): KeyDef => ({ list: false, validate });
+/** mount options, and LXC's idmap=container (lxt has no idmap=PATH-to-a-user-namespace) */
+const rootfsOptions: Validator = (v) => {
+  const id = v.split(",").find((o) => o.startsWith("idmap="));
+  return id === undefined || id === "idmap=container" ? undefined : `\`${id}\`: lxt supports idmap=container (the rootfs idmapped through the container's own user namespace)`;
+};
 const L = (validate: Validator = any): KeyDef => ({ list: true, validate });
 
 export const KEYS: Record<string, KeyDef> = {
@@ -116,7 +121,7 @@ export const KEYS: Record<string, KeyDef> = {
   "lxc.autodev": S(bool), "lxc.autodev.tmpfs.size": S(uint),
   "lxc.mount.fstab": S(), "lxc.mount.entry": L((v) => (v.trim().split(/\s+/).length >= 3 ? undefined : "must be an fstab line: SOURCE TARGET FSTYPE OPTIONS [DUMP [PASS]]")),
   "lxc.mount.auto": L(mountAuto),
-  "lxc.rootfs.path": S(), "lxc.rootfs.mount": S(), "lxc.rootfs.options": S(), "lxc.rootfs.managed": S(bool),
+  "lxc.rootfs.path": S(), "lxc.rootfs.mount": S(), "lxc.rootfs.options": S(rootfsOptions), "lxc.rootfs.managed": S(bool),
   "lxc.cgroup.dir": S(), "lxc.cgroup.dir.container": S(), "lxc.cgroup.dir.monitor": S(), "lxc.cgroup.dir.container.inner": S(),
   "lxc.cgroup.dir.monitor.pivot": S(), "lxc.cgroup.relative": S(bool),
   "lxc.cap.drop": L(caps(false)), "lxc.cap.keep": L(caps(true)),

@@ -146,6 +146,12 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
     r.add(() => rmSync(newDir, { recursive: true, force: true }));
     let rootfs: string;
     let dependent = false;
+    if ((o.snapshot || o.ephemeral) && spec.rootfs.options.includes("idmap=container") && !["btrfs", "lvm"].includes(spec.rootfs.type))
+      // an overlay clone is mounted inside the container, where no idmapped mount can be made
+      throw new LxtError(
+        `${name}'s rootfs is idmapped (lxc.rootfs.options = idmap=container): an overlay snapshot clone of it cannot be`,
+        "make a full copy (without -s), or a btrfs base (-B btrfs: native snapshots), or create the base with LXT_IDMAPPED=0 (the rootfs shifted to the mapped ids)",
+      );
     if (o.snapshot || o.ephemeral) {
       const s = snapshotRootfs(spec.rootfs.spec, newDir, newName, o.fssize);
       rootfs = s.spec;

@@ -6,6 +6,7 @@ import { LxtError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
 import { checkIdmapsGranted, checkSeccompProfile, subordinateRanges } from "../security/preflight.ts";
 import { createStore, destroyStore, hostView, mountOnHost, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
+import { shimPath } from "../runtime/statefile.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 
 export interface CreateOptions {
@@ -82,6 +83,17 @@ export async function inUserns(maps: Array<{ kind: "u" | "g"; ns: number; host: 
 /** The container's idmaps from its config text. */
 export function idmapsOf(text: string): Array<{ kind: "u" | "g"; ns: number; host: number; range: number }> {
   return [...text.matchAll(/^\s*lxc\.idmap\s*=\s*([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$/gm)].map((m) => ({ kind: m[1] as "u" | "g", ns: Number(m[2]), host: Number(m[3]), range: Number(m[4]) }));
+}
+
+/**
+ * Whether the rootfs can be an idmapped mount at start (lxc.rootfs.options =
+ * idmap=container) instead of being chowned now: root, a dir or btrfs store,
+ * no rootfs options of the config's own, and the kernel and filesystem able
+ * to (the shim's idmap-probe tries one). LXT_IDMAPPED=0 forces the chown.
+ */
+function idmappable(bdev: string, options: string | undefined, path: string): boolean {
+  if (unprivileged() || process.env.LXT_IDMAPPED === "0" || options || (bdev !== "dir" && bdev !== "btrfs")) return false;
+  return Bun.spawnSync([shimPath(), "idmap-probe", path], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
 /** Moves every file's owner and group through the id maps (ids with no map are left alone). */
@@ -165,11 +177,16 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
       await inUserns(maps, ["chown", "-hR", "1:1", hostView(rootfsSpec, dir)], "give the rootfs to the container's root");
       chmodSync(dir, 0o751);
     } else if (template && rootfsSpec && maps.length) {
-      const unmount = mountOnHost(rootfsSpec, rootfs);
-      try {
-        shiftIds(hostView(rootfsSpec, dir), maps);
-      } finally {
-        unmount();
+      if (idmappable(bdev, loaded.get("lxc.rootfs.options"), hostView(rootfsSpec, dir))) {
+        // the kernel maps the ids at start (an idmapped mount of the rootfs): nothing to chown
+        appendFileSync(cfg, "lxc.rootfs.options = idmap=container\n");
+      } else {
+        const unmount = mountOnHost(rootfsSpec, rootfs);
+        try {
+          shiftIds(hostView(rootfsSpec, dir), maps);
+        } finally {
+          unmount();
+        }
       }
       const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
       if (rootGid !== undefined) {

@@ -233,6 +233,16 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       `start \`${name}\`: a user namespace needs both a uid and a gid map`,
       `add lxc.idmap = u 0 100000 65536 and lxc.idmap = g 0 100000 65536 (or drop user from lxc.namespace.clone) in ${spec.configPath}`,
     );
+  if (spec.rootfs.options.includes("idmap=container")) {
+    const why = !spec.namespaces.clone.includes("user")
+      ? "the container has no user namespace (no lxc.idmap)"
+      : store?.length
+        ? `its ${spec.rootfs.type} rootfs is mounted inside the container; idmapped rootfs mounts are made for dir and btrfs rootfs`
+        : process.getuid?.() !== 0
+          ? "only root can make idmapped mounts"
+          : undefined;
+    if (why) throw new LxtError(`start \`${name}\`: lxc.rootfs.options = idmap=container cannot be applied: ${why}`, `remove idmap=container from lxc.rootfs.options in ${spec.configPath} (the rootfs must then be owned by the mapped ids)`);
+  }
   checkIdmapsGranted(spec.idmaps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range })), spec.configPath);
   checkMappedRootReach(spec);
   const lsm = lsmSetup(spec);

@@ -106,6 +106,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   const cloneFlags = clone.filter((n) => n !== "cgroup" && n !== "time").reduce((a, n) => a | CLONE[n], 0);
   ops.push(["rundir", o.rundir], ["status", "3"], ["mode", o.mode], ["clone", String(cloneFlags)], ["pdeath", String(spec.signals.pdeath)]);
   ops.push(["sock", `${o.rundir}/sock`]);
+  if (R && spec.rootfs.options.includes("idmap=container")) ops.push(["idmapmount", R]);
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
@@ -161,7 +162,10 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   // the backing store's mounts, in order (a size-limited overlay upper first, then the overlay on R)
   if (!hostRoot) for (const m of o.rootfs?.mount ?? []) ops.push([m.op, m.source, m.target ?? R, m.fstype, "0", m.data]);
   if (storeMounts) ops.push(...joinOps);
-  if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
+  // lxc.rootfs.options = idmap=container: the monitor makes an idmapped copy of the rootfs
+  // mount (on-disk ids through the container's user namespace) and hands it over
+  if (!hostRoot && spec.rootfs.options.includes("idmap=container")) ops.push(["recvmount", R]);
+  else if (!hostRoot) ops.push(["mount", R, R, "", String(MS.BIND | MS.REC), ""]);
 
   const a = spec.mount.auto;
   if (a.proc) {

@@ -4,7 +4,7 @@
 // with id maps, lxc.mount.fstab.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { LXT, skipReason, TestEnv, until } from "./helpers.ts";
+import { LXT, ROOT, skipReason, TestEnv, until } from "./helpers.ts";
 
 const skip = skipReason();
 if (skip) console.warn(`SKIP runtime: ${skip}`);
@@ -346,22 +346,44 @@ describe("runtime", () => {
     t.ok(["destroy", "-n", "d"]);
   });
 
-  it("create with lxc.idmap in the config shifts the rootfs to the mapped ids; the container starts with no manual step", () => {
+  it("create with lxc.idmap in the config: an idmapped rootfs mount (nothing chowned), or with LXT_IDMAPPED=0 the rootfs shifted; both start with no manual step", () => {
     chmodSync(t.dir, 0o755);
     const conf = `${t.dir}/userns.conf`;
     writeFileSync(conf, "lxc.idmap = u 0 400000 65536\nlxc.idmap = g 0 400000 65536\n");
-    t.ok(["create", "-n", "un", "-t", "busybox", "-f", conf]);
-    chmodSync(t.lxcpath, 0o755);
-    expect(statSync(`${t.lxcpath}/un/rootfs/etc/shadow`).uid).toBe(400000);
-    expect(statSync(`${t.lxcpath}/un/rootfs/bin/busybox`).gid).toBe(400000);
-    expect(statSync(`${t.lxcpath}/un`).gid).toBe(400000);
-    t.ok(["start", "-n", "un"]);
-    expect(t.ok(["attach", "-n", "un", "--", "stat", "-c", "%u:%g", "/etc/shadow"]).trim()).toBe("0:0");
-    expect(t.ok(["attach", "-n", "un", "--", "sh", "-c", "touch /root/x && stat -c %u /root/x"]).trim()).toBe("0");
-    expect(statSync(`${t.lxcpath}/un/rootfs/root/x`).uid).toBe(400000);
-    t.ok(["stop", "-n", "un", "-k"]);
-    t.ok(["destroy", "-n", "un"]);
+    const idmapped = Bun.spawnSync([`${ROOT}/native/build/lxt-shim`, "idmap-probe", t.dir]).exitCode === 0;
+    for (const shift of [false, true]) {
+      const env = shift ? { LXT_IDMAPPED: "0" } : {};
+      t.ok(["create", "-n", "un", "-t", "busybox", "-f", conf], { env });
+      chmodSync(t.lxcpath, 0o755);
+      const cfg = readFileSync(`${t.lxcpath}/un/config`, "utf8");
+      const onDisk = !shift && idmapped ? 0 : 400000; // what the host sees
+      expect(cfg.includes("lxc.rootfs.options = idmap=container")).toBe(!shift && idmapped);
+      expect(statSync(`${t.lxcpath}/un/rootfs/etc/shadow`).uid).toBe(onDisk);
+      expect(statSync(`${t.lxcpath}/un/rootfs/bin/busybox`).gid).toBe(onDisk);
+      expect(statSync(`${t.lxcpath}/un`).gid).toBe(400000);
+      t.ok(["start", "-n", "un"]);
+      expect(t.ok(["attach", "-n", "un", "--", "stat", "-c", "%u:%g", "/etc/shadow"]).trim()).toBe("0:0");
+      expect(t.ok(["attach", "-n", "un", "--", "sh", "-c", "touch /root/x && stat -c %u /root/x"]).trim()).toBe("0");
+      expect(statSync(`${t.lxcpath}/un/rootfs/root/x`).uid).toBe(onDisk);
+      // root inside is still the mapped uid to the kernel
+      const pid = Number(t.ok(["info", "-n", "un", "-p", "-H"]).trim());
+      expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Uid:\s+400000\s/m);
+      t.ok(["stop", "-n", "un", "-k"]);
+      if (!shift && idmapped) {
+        // an overlay snapshot clone cannot carry the idmapped mount: refused, with the ways out
+        const c = t.lxt(["copy", "-n", "un", "-N", "un2", "-s"]);
+        expect(c.stderr).toContain("rootfs is idmapped (lxc.rootfs.options = idmap=container): an overlay snapshot clone of it cannot be");
+        expect(existsSync(`${t.lxcpath}/un2`)).toBe(false);
+      }
+      t.ok(["destroy", "-n", "un"]);
+    }
+    // idmap=container without a user namespace is refused at start
+    t.ok(["create", "-n", "bad", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/bad/config`, "lxc.rootfs.options = idmap=container\n");
+    expect(t.lxt(["start", "-n", "bad"]).stderr).toContain("lxc.rootfs.options = idmap=container cannot be applied: the container has no user namespace");
+    t.ok(["destroy", "-n", "bad"]);
   });
+
 
   it("lxt usernsexec: a command as root of a new user namespace with the given maps; its exit status; a map without root is refused", () => {
     const probe = `${t.dir}/probe`;
