@@ -338,28 +338,30 @@ static void run_hook(const char *type, const char *cmd, char **env) {
 static int sync_pipe[2], barrier_pipe[2];
 static int mnt_sock[2] = { -1, -1 }; /* monitor -> child: detached mounts (idmapped rootfs) */
 
-static int send_fd(int sock, int fd) {
-	char c = 'm';
-	struct iovec io = { &c, 1 };
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+/* Up to 2 fds and an int over a unix socket (SCM_RIGHTS). */
+static int send_fds(int sock, const int *fds, int n, int val) {
+	struct iovec io = { &val, sizeof val };
+	union { struct cmsghdr h; char b[CMSG_SPACE(2 * sizeof(int))]; } u;
 	memset(&u, 0, sizeof u);
-	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = CMSG_SPACE(n * sizeof(int)) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+	cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return sendmsg(sock, &m, 0) == (ssize_t)sizeof val ? 0 : -1;
 }
 
-static int recv_fd(int sock) {
-	char c;
-	struct iovec io = { &c, 1 };
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } u;
+/* Returns how many fds came (into fds[], at most 2), or -1; *val gets the int. */
+static int recv_fds(int sock, int *fds, int *val, int flags) {
+	struct iovec io = { val, sizeof *val };
+	union { struct cmsghdr h; char b[CMSG_SPACE(2 * sizeof(int))]; } u;
 	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = u.b, .msg_controllen = sizeof u.b };
-	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1) return -1;
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags) != (ssize_t)sizeof *val) return -1;
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 	if (!cm || cm->cmsg_type != SCM_RIGHTS) return -1;
-	int fd; memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	if (n > 2) n = 2;
+	memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+	return n;
 }
 
 /* A detached copy of the mount at SRC, idmapped through the user namespace
@@ -432,8 +434,8 @@ static int run_ops(int execute_mode) {
 			if (mount(dev, a[1], a[2], strtoul(a[3], 0, 10), a[4][0] ? a[4] : NULL) < 0) { char w[600]; snprintf(w, sizeof w, "mount %s (%s) on %s", a[0], dev, a[1]); die("mount", w); }
 			close(lfd & 0xffff); /* autoclear: the device goes when the mount does */
 		} else if (!strcmp(r->op, "recvmount")) { /* TARGET: the idmapped rootfs the monitor made, moved onto TARGET */
-			int fd = recv_fd(mnt_sock[1]);
-			if (fd < 0) die("idmapped rootfs", "receive the mount from the monitor");
+			int fd = -1, v = 0;
+			if (recv_fds(mnt_sock[1], &fd, &v, 0) != 1) die("idmapped rootfs", "receive the mount from the monitor");
 			if (syscall(SYS_move_mount, fd, "", AT_FDCWD, a[0], LXT_MOVE_MOUNT_F_EMPTY_PATH) < 0) die("idmapped rootfs", a[0]);
 			close(fd);
 		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0, has_arg(r, 2, "strict"));
@@ -459,6 +461,24 @@ static int run_ops(int execute_mode) {
 			if (mount(pty_slave[pty_i], fdpath, NULL, MS_BIND, NULL) < 0) die("pty", a[1]);
 			close(fd);
 			pty_i++;
+		} else if (!strcmp(r->op, "ptyin")) { /* ROOT REL N: a pty of the container's own devpts (its root owns
+			 * it, which a user namespace needs) bound on REL; master and a slave go to the monitor */
+			int m = open_in_root(a[0], "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 1);
+			if (m < 0) die_path("pty", "dev/pts/ptmx");
+			int unlock = 0;
+			if (ioctl(m, TIOCSPTLCK, &unlock) < 0) die("pty", "unlock");
+			int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+			if (sl < 0) die("pty", "open the slave");
+			mkdir_in_root(a[0], a[1], 1, 1);
+			int fd = open_in_root(a[0], a[1], O_PATH, 1);
+			if (fd < 0) die_path("pty", a[1]);
+			char src[64], dst[64];
+			snprintf(src, sizeof src, "/proc/self/fd/%d", sl);
+			snprintf(dst, sizeof dst, "/proc/self/fd/%d", fd);
+			if (mount(src, dst, NULL, MS_BIND, NULL) < 0) die("pty", a[1]);
+			int two[2] = { m, sl };
+			if (send_fds(mnt_sock[1], two, 2, atoi(a[2])) < 0) die("pty", "hand the terminal to the monitor");
+			close(fd); close(sl); close(m);
 		} else if (!strcmp(r->op, "pivot")) {
 			if (chdir(a[0]) < 0) die("pivot_root", a[0]);
 			if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root", a[0]);
@@ -875,7 +895,7 @@ static int cmd_start(const char *plan) {
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(barrier_pipe, O_CLOEXEC) < 0) die("pipe", "");
 	int cpipe[2];
 	if (pipe2(cpipe, O_CLOEXEC) < 0) die("pipe", "");
-	if (has_op("idmapmount") && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, mnt_sock) < 0) die("socketpair", "");
+	if ((has_op("idmapmount") || has_op("ptyin")) && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, mnt_sock) < 0) die("socketpair", "");
 	int monitor_status = status_fd;
 
 	pid_t c = (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
@@ -910,7 +930,7 @@ static int cmd_start(const char *plan) {
 		int ufd = open(p, O_RDONLY | O_CLOEXEC);
 		int tfd = ufd < 0 ? -1 : idmapped_tree(recs[i].argv[0], ufd);
 		if (tfd < 0) { kill(c, SIGKILL); die("idmapped rootfs", recs[i].argv[0]); }
-		if (send_fd(mnt_sock[0], tfd) < 0) { kill(c, SIGKILL); die("idmapped rootfs", "send the mount to the container"); }
+		if (send_fds(mnt_sock[0], &tfd, 1, 0) < 0) { kill(c, SIGKILL); die("idmapped rootfs", "send the mount to the container"); }
 		close(tfd); close(ufd);
 	}
 	if (mnt_sock[1] >= 0) close(mnt_sock[1]);
@@ -951,6 +971,17 @@ static int cmd_start(const char *plan) {
 		/* no cleanup run here: lxt start is waiting for this error and undoes its own steps */
 		return 1;
 	}
+	/* ptyin: the terminals the child made in its own devpts, queued on the socket */
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "ptyin") && npty < MAXPTY) {
+		int fds[2] = { -1, -1 }, num = 0;
+		if (recv_fds(mnt_sock[0], fds, &num, MSG_DONTWAIT) != 2) break;
+		fcntl(fds[0], F_SETFL, O_NONBLOCK);
+		pty_master[npty] = fds[0]; /* fds[1], a slave, stays open: the master never hangs up */
+		pty_num[npty] = num;
+		if (num == 0) con = npty;
+		npty++;
+	}
+	if (mnt_sock[0] >= 0) { close(mnt_sock[0]); mnt_sock[0] = -1; }
 	set_state("RUNNING", c, -1);
 	status("{\"event\":\"running\",\"pid\":%d}", (int)c);
 	if (status_fd >= 0) { close(status_fd); status_fd = -1; }

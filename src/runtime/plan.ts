@@ -216,13 +216,16 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
     ops.push(["symlink", "pts/ptmx", `${R}/dev/ptmx`], ["symlink", "/proc/self/fd", `${R}/dev/fd`]);
     ops.push(["symlink", "/proc/self/fd/0", `${R}/dev/stdin`], ["symlink", "/proc/self/fd/1", `${R}/dev/stdout`], ["symlink", "/proc/self/fd/2", `${R}/dev/stderr`]);
   }
-  // pty PATH N: a monitor-held pty bound on PATH; N is LXC's tty number (0 = console)
-  if (spec.console.path !== "none" && o.mode !== "execute" && !hostRoot) ops.push(["pty", ROOT, "dev/console", "0"]);
+  // pty ROOT REL N: a monitor-held pty bound on REL; N is LXC's tty number (0 = console).
+  // In a user namespace with its own devpts (autodev): ptyin, a pty the child makes there,
+  // owned by the container's root, its master handed to the monitor
+  const pty = userns && spec.autodev ? "ptyin" : "pty";
+  if (spec.console.path !== "none" && o.mode !== "execute" && !hostRoot) ops.push([pty, ROOT, "dev/console", "0"]);
   if (o.mode !== "execute" && !hostRoot)
     for (let i = 1; i <= spec.tty.max; i++) {
       if (spec.tty.dir) {
-        ops.push(["mkdirin", ROOT, `dev/${spec.tty.dir}`, "strict"], ["pty", ROOT, `dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
-      } else ops.push(["pty", ROOT, `dev/tty${i}`, String(i)]);
+        ops.push(["mkdirin", ROOT, `dev/${spec.tty.dir}`, "strict"], [pty, ROOT, `dev/${spec.tty.dir}/tty${i}`, String(i)], ["symlink", `${spec.tty.dir}/tty${i}`, `${R}/dev/tty${i}`]);
+      } else ops.push([pty, ROOT, `dev/tty${i}`, String(i)]);
     }
 
   // Targets are resolved inside the rootfs by the shim (openat2 RESOLVE_IN_ROOT):

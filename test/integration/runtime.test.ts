@@ -352,7 +352,7 @@ describe("runtime", () => {
     writeFileSync(conf, "lxc.idmap = u 0 400000 65536\nlxc.idmap = g 0 400000 65536\n");
     const idmapped = Bun.spawnSync([`${ROOT}/native/build/lxt-shim`, "idmap-probe", t.dir]).exitCode === 0;
     for (const shift of [false, true]) {
-      const env = shift ? { LXT_IDMAPPED: "0" } : {};
+      const env: Record<string, string> = shift ? { LXT_IDMAPPED: "0" } : {};
       t.ok(["create", "-n", "un", "-t", "busybox", "-f", conf], { env });
       chmodSync(t.lxcpath, 0o755);
       const cfg = readFileSync(`${t.lxcpath}/un/config`, "utf8");

@@ -47,7 +47,26 @@ describe("unprivileged containers of an ordinary user", () => {
   });
   const lxt = (...args: string[]) => sh(`setpriv --reuid=${user} --regid=${user} --init-groups env -i HOME=${home} USER=${user} XDG_RUNTIME_DIR=${xdg} PATH=/usr/sbin:/usr/bin:/sbin:/bin ${LXT} ${args.join(" ")}`, false);
 
-  it("create, start, attach as root of the user namespace, stop, destroy; all in the user's home", () => {
+  /** lxt console as the user: sends INPUT, reads until WANT shows (5 s at most), leaves with Ctrl+a q. */
+  async function consoleAsUser(args: string[], input: string, want: string): Promise<string> {
+    const p = Bun.spawn(["setpriv", `--reuid=${user}`, `--regid=${user}`, "--init-groups", "env", "-i", `HOME=${home}`, `USER=${user}`, `XDG_RUNTIME_DIR=${xdg}`, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", LXT, "console", "-n", "u", ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    let out = "";
+    const reader = (async () => {
+      for await (const chunk of p.stdout) out += new TextDecoder().decode(chunk);
+    })();
+    await Bun.sleep(200);
+    p.stdin.write(input);
+    await p.stdin.flush();
+    for (let i = 0; i < 50 && !out.includes(want); i++) await Bun.sleep(100);
+    p.stdin.write("\x01q");
+    await p.stdin.flush();
+    const code = await Promise.race([p.exited, Bun.sleep(3000).then(() => -1)]);
+    if (code === -1) p.kill();
+    await reader;
+    return out;
+  }
+
+  it("create, start, attach as root of the user namespace, console and tty, stop, destroy; all in the user's home", async () => {
     const c = lxt("create", "-n", "u", "-t", "busybox");
     expect(c.err).toBe("");
     expect(c.code).toBe(0);
@@ -61,6 +80,10 @@ describe("unprivileged containers of an ordinary user", () => {
     const a = lxt("attach", "-n", "u", "--", "sh", "-c", "'id -u; cat /proc/self/uid_map; hostname'");
     expect(a.out.trim().split(/\s+/)).toEqual(["0", "0", sub![1]!, sub![2]!, "u"]);
     expect(lxt("ls", "--fancy").out).toMatch(/^u\s+RUNNING\s.*true\s*$/m);
+    // the console and the ttys are the container root's, in its own devpts: a shell on
+    // the console answers, and the getty on tty1 prompts
+    expect(await consoleAsUser(["-t", "0"], "echo con$((6*7))sole\n", "con42sole")).toContain("con42sole");
+    expect(await consoleAsUser(["-t", "1"], "\n", "login:")).toContain("login:");
     expect(existsSync(`${xdg}/lxt/u/state`)).toBe(true); // its run dir is in the user's runtime dir
     expect(lxt("stop", "-n", "u", "-k").code).toBe(0);
     expect(lxt("destroy", "-n", "u").code).toBe(0);
