@@ -288,7 +288,15 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       deviceProgram = [cg.record().paths.unified!, `${rundir}/devices.bpf`];
     }
     const joinFiles = cg?.joinFiles() ?? [];
-    const seccompFile = spec.seccomp.profile ? await compiledSeccomp(ctx, spec.seccomp.profile, rundir) : undefined;
+    // lxc.seccomp.allow_nesting = 0 (the default): lxt running where a filter is already in
+    // force (inside a container) does not stack its own, as LXC does
+    const nested = spec.seccomp.profile && !spec.seccomp.allowNesting && /^Seccomp:\s+2$/m.test(readFileSync("/proc/self/status", "utf8"));
+    if (nested) {
+      const w = `lxc.seccomp.profile is not loaded: a seccomp filter is already in force here (set lxc.seccomp.allow_nesting = 1 to stack it)`;
+      log("WARN", "seccomp", w);
+      req.onWarning?.(w);
+    }
+    const seccompFile = spec.seccomp.profile && !nested ? await compiledSeccomp(ctx, spec.seccomp.profile, rundir) : undefined;
     writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), joinFiles, personalityOf(spec), seccompFile)));
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 

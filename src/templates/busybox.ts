@@ -126,7 +126,7 @@ export const busybox: Template = {
       ["lxc.autodev", "1"],
       ["lxc.tty.max", "1"],
       ["lxc.pty.max", "1024"],
-      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time"],
+      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time sys_rawio"],
       ["lxc.mount.auto", "cgroup:mixed proc:mixed sys:mixed"],
       ["lxc.mount.entry", "shm dev/shm tmpfs defaults,create=dir 0 0"],
       ["lxc.mount.entry", "mqueue dev/mqueue mqueue defaults,optional,create=dir 0 0"],

@@ -194,7 +194,7 @@ export const debian: Template = {
       ["lxc.autodev", "1"],
       ["lxc.tty.max", "4"],
       ["lxc.pty.max", "1024"],
-      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time"],
+      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time sys_rawio"],
       ["lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"],
       ["lxc.seccomp.profile", `${path}/seccomp.policy`],
       ...DEFAULT_DEVICE_RULES,

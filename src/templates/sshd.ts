@@ -116,7 +116,7 @@ export const sshd: Template = {
       ["lxc.autodev", "1"],
       ["lxc.tty.max", "0"],
       ["lxc.pty.max", "1024"],
-      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time"],
+      ["lxc.cap.drop", "sys_module mac_admin mac_override sys_time sys_rawio"],
       ["lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"],
       ...keys,
       ["lxc.seccomp.profile", `${path}/seccomp.policy`],

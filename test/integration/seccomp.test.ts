@@ -3,7 +3,7 @@
 // filter on init and on attached processes (not with -e), and a bad policy.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { skipReason, TestEnv } from "./helpers.ts";
+import { LXT, ROOT, skipReason, TestEnv } from "./helpers.ts";
 
 const skip = skipReason();
 if (skip) console.warn(`SKIP seccomp: ${skip}`);
@@ -75,6 +75,32 @@ describe("seccomp actions and bad security settings", () => {
     t.ok(["destroy", "-n", "k"]);
   });
 
+  it("lxc.seccomp.allow_nesting: where a filter is already in force the profile is not stacked (announced) unless it is 1", () => {
+    const probe = `${t.dir}/escape-probe`;
+    const cc = Bun.spawnSync(["gcc", "-O2", "-o", probe, `${ROOT}/test/fixtures/escape-probe.c`], { stderr: "pipe" });
+    expect(cc.stderr.toString()).toBe("");
+    t.ok(["create", "-n", "n", "-t", "busybox"]);
+    const policy = `${t.dir}/p.seccomp`;
+    writeFileSync(policy, "2\ndenylist\n[all]\nmkdir errno 38\nmkdirat errno 38\n");
+    appendFileSync(`${t.lxcpath}/n/config`, `lxc.seccomp.profile = ${policy}\n`);
+    const nestedStart = () => {
+      const p = Bun.spawnSync([probe, "seccomp-exec", LXT, "start", "-P", t.lxcpath, "-n", "n"], { env: t.env(), stdout: "pipe", stderr: "pipe" });
+      return { code: p.exitCode, err: p.stderr.toString() };
+    };
+    let r = nestedStart();
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("lxc.seccomp.profile is not loaded: a seccomp filter is already in force here");
+    expect(t.lxt(["attach", "-n", "n", "--", "mkdir", "/tmp/a"]).code).toBe(0);
+    t.ok(["stop", "-n", "n", "-k"]);
+    appendFileSync(`${t.lxcpath}/n/config`, "lxc.seccomp.allow_nesting = 1\n");
+    r = nestedStart();
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("");
+    expect(t.lxt(["attach", "-n", "n", "--", "mkdir", "/tmp/b"]).stderr).toContain("Function not implemented");
+    t.ok(["stop", "-n", "n", "-k"]);
+    t.ok(["destroy", "-n", "n"]);
+  });
+
   it("bad inputs: overlapping id maps, an unknown capability, an unreadable seccomp policy: clear errors, nothing made", () => {
     const conf = `${t.dir}/bad.conf`;
     const refused = (text: string, want: string) => {
@@ -120,7 +146,7 @@ describe("capabilities", () => {
     t.ok(["start", "-n", "d"]);
     const pid = Number(t.ok(["info", "-n", "d", "-p", "-H"]).trim());
     const c = caps(readFileSync(`/proc/${pid}/status`, "utf8"));
-    for (const n of [13, 21, 16, 32, 33, 25]) { // net_raw, sys_admin, and the template's sys_module mac_* sys_time
+    for (const n of [13, 21, 16, 32, 33, 25, 17]) { // net_raw, sys_admin, and the template's sys_module mac_* sys_time sys_rawio
       expect(c.bnd & bit(n)).toBe(0n);
       expect(c.prm & bit(n)).toBe(0n);
       expect(c.eff & bit(n)).toBe(0n);
