@@ -161,7 +161,16 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
       // the template fills the store mounted on the host for the time it works
       const unmount = mountOnHost(rootfsSpec, rootfs);
       try {
-        const keys = await template.create({ name, path: dir, rootfs: hostView(rootfsSpec, dir), args: opts.templateArgs });
+        let keys: Array<[string, string]>;
+        try {
+          keys = await template.create({ name, path: dir, rootfs: hostView(rootfsSpec, dir), args: opts.templateArgs });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOSPC" && !/No space left on device/.test(String((e as Error).message))) throw e;
+          throw new LxtError(
+            `the rootfs does not fit in its store: no space left while the ${opts.template} template filled it${opts.store?.fssize ? ` (--fssize ${opts.store.fssize} bytes)` : ""}`,
+            "give a larger --fssize",
+          );
+        }
         if (keys.length) appendFileSync(cfg, keys.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n");
       } finally {
         unmount();

@@ -159,7 +159,12 @@ export function createStore(type: StoreType, dir: string, name: string, o: Store
       const lv = o.lvname ?? name;
       const size = `${o.fssize ?? DEFAULT_FSSIZE}b`;
       if (run(["vgs", vg], { allowFail: true }).status !== 0) throw new LxtError(`-B lvm: volume group \`${vg}\` does not exist`, "make it (vgcreate), or name another with --vgname");
-      if (o.thinpool) sh(["lvcreate", "-q", "-y", "-T", `${vg}/${o.thinpool}`, "-V", size, "-n", lv], "create the thin volume");
+      if (o.thinpool) {
+        const attr = run(["lvs", "--noheadings", "-o", "lv_attr", `${vg}/${o.thinpool}`], { allowFail: true });
+        if (attr.status !== 0) throw new LxtError(`-B lvm: thin pool \`${vg}/${o.thinpool}\` does not exist`, `make it (lvcreate -T ${vg}/${o.thinpool} -L SIZE), or name another with --thinpool`);
+        if (!attr.stdout.trim().startsWith("t")) throw new LxtError(`-B lvm: \`${vg}/${o.thinpool}\` is not a thin pool`, `make one with lvcreate -T ${vg}/POOL -L SIZE`);
+        sh(["lvcreate", "-q", "-y", "-T", `${vg}/${o.thinpool}`, "-V", size, "-n", lv], "create the thin volume");
+      }
       else sh(["lvcreate", "-q", "-y", "-L", size, "-n", lv, vg], "create the logical volume");
       const dev = `/dev/${vg}/${lv}`;
       try {

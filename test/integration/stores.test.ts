@@ -144,7 +144,7 @@ describe("backing stores", () => {
   });
 
   const itBtrfs = skip || !has("mkfs.btrfs") ? test.skip : test;
-  itBtrfs("btrfs: a subvolume per container, a qgroup quota, native snapshot clones", () => {
+  itBtrfs("btrfs: a subvolume per container, a qgroup quota, native snapshot clones independent both ways", () => {
     const img = `${t.dir}/btrfs.img`;
     const mnt = `${t.dir}/btrfs`;
     sh(`truncate -s 400M ${img} && mkfs.btrfs -q ${img}`);
@@ -164,6 +164,12 @@ describe("backing stores", () => {
     expect(run(["copy", "-n", "b", "-N", "b2", "-s"]).code).toBe(0);
     expect(readFileSync(`${P}/b2/config`, "utf8")).toContain(`lxc.rootfs.path = btrfs:${P}/b2/rootfs`);
     expect(sh(`btrfs subvolume show ${P}/b2/rootfs`)).toContain("Parent UUID:");
+    // writes stay on their side, both ways (the quota the clone shares with its base freed first)
+    sh(`rm -f ${P}/b/rootfs/fill ${P}/b2/rootfs/fill && btrfs filesystem sync ${mnt}`);
+    writeFileSync(`${P}/b/rootfs/etc/base-only`, "base\n");
+    writeFileSync(`${P}/b2/rootfs/etc/clone-only`, "clone\n");
+    expect(existsSync(`${P}/b2/rootfs/etc/base-only`)).toBe(false);
+    expect(existsSync(`${P}/b/rootfs/etc/clone-only`)).toBe(false);
     expect(run(["destroy", "-n", "b"]).code).toBe(0); // native snapshots do not depend on the base
     expect(run(["destroy", "-n", "b2"]).code).toBe(0);
     expect(sh(`btrfs subvolume list ${mnt}`)).toBe("");
