@@ -164,7 +164,7 @@ describe("backing stores", () => {
     expect(run(["copy", "-n", "b", "-N", "b2", "-s"]).code).toBe(0);
     expect(readFileSync(`${P}/b2/config`, "utf8")).toContain(`lxc.rootfs.path = btrfs:${P}/b2/rootfs`);
     expect(sh(`btrfs subvolume show ${P}/b2/rootfs`)).toContain("Parent UUID:");
-    // writes stay on their side, both ways (the quota the clone shares with its base freed first)
+    // writes stay on their side, both ways (first free the quota: the clone carries the base's /fill)
     sh(`rm -f ${P}/b/rootfs/fill ${P}/b2/rootfs/fill && btrfs filesystem sync ${mnt}`);
     writeFileSync(`${P}/b/rootfs/etc/base-only`, "base\n");
     writeFileSync(`${P}/b2/rootfs/etc/clone-only`, "clone\n");
