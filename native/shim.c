@@ -1103,9 +1103,8 @@ static int cmd_console(const char *sock, int tty, int esc) {
 	return 0;
 }
 
-static int cmd_attach(const char *plan) {
+static int attach_run(void) { /* the loaded attach plan: enter, fork, exec, wait */
 	plain_errors = 1;
-	load_plan(plan);
 	preload_seccomp();
 	int pid = atoi(hdr("pid") ? hdr("pid") : "0");
 	int fds[16], nfd = 0;
@@ -1130,6 +1129,172 @@ static int cmd_attach(const char *plan) {
 	int st;
 	while (waitpid(c, &st, 0) < 0) if (errno != EINTR) die("wait", "");
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int cmd_attach(const char *plan) {
+	plain_errors = 1;
+	load_plan(plan);
+	return attach_run();
+}
+
+
+/* ---- the native front of `lxt` (dist/lxt is this binary) ----
+ * A plain `lxt attach [-P LXCPATH] -n NAME -- CMD...` is served here from the
+ * plan `lxt start` left in the run dir (RUNDIR/attach.plan: src/runtime/
+ * attach.ts, fastAttachPlan), without starting Bun; every other command, and
+ * any case this code is not sure of, runs the TypeScript CLI (dist/lxt-bun)
+ * with the same argv. No policy here: the plan says what to do. */
+static int front_fallback(char **argv) {
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 16);
+	if (n <= 0) { fprintf(stderr, "lxt: /proc/self/exe: %s\n", strerror(errno)); return 127; }
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	strcpy(slash ? slash + 1 : self, "lxt-bun");
+	execv(self, argv);
+	fprintf(stderr, "lxt: cannot run %s: %s (run npm install)\n", self, strerror(errno));
+	return 127;
+}
+
+/* The plan at PATH into recs, or -1 (a missing or damaged plan: the TypeScript path decides). */
+static int front_load(const char *path) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size > (1 << 20)) { close(fd); return -1; }
+	char *buf = malloc(st.st_size + 1);
+	if (!buf || read(fd, buf, st.st_size) != st.st_size) { close(fd); return -1; }
+	close(fd);
+	buf[st.st_size] = 0;
+	char *p = buf, *end = buf + st.st_size;
+	nrec = 0;
+	while (p < end && nrec < MAXREC - 1) {
+		struct rec *r = &recs[nrec++];
+		r->op = p; p += strlen(p) + 1;
+		if (p >= end) return -1;
+		r->argc = atoi(p); p += strlen(p) + 1;
+		if (r->argc < 0 || r->argc > MAXARG) return -1;
+		r->argv = calloc(r->argc + 1, sizeof(char *));
+		for (int i = 0; i < r->argc; i++) {
+			if (p >= end) return -1;
+			r->argv[i] = p; p += strlen(p) + 1;
+		}
+	}
+	return nrec > 0 && !strcmp(recs[0].op, "lxcpath") && recs[0].argc == 2 ? 0 : -1;
+}
+
+/* RUNDIR/state says RUNNING and its monitor is the live process it names. */
+static int front_running(const char *rundir, int *init) {
+	char path[8400], buf[256];
+	snprintf(path, sizeof path, "%s/state", rundir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return 0;
+	buf[n] = 0;
+	char state[32]; int mon; unsigned long long start;
+	if (sscanf(buf, "%31s %d %d %llu", state, init, &mon, &start) != 4 || strcmp(state, "RUNNING") || *init <= 0 || mon <= 0) return 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", mon);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	char sb[1024];
+	n = read(fd, sb, sizeof sb - 1);
+	close(fd);
+	if (n <= 0) return 0;
+	sb[n] = 0;
+	char *q = strrchr(sb, ')'); /* fields after the command name; starttime is field 22 */
+	if (!q) return 0;
+	int field = 2;
+	for (char *t = q + 1; *t && field < 22; t++) if (*t == ' ') { field++; if (field == 22) return strtoull(t + 1, NULL, 10) == start; }
+	return 0;
+}
+
+/* Loads BASE[/SUB]/NAME/attach.plan; true when it is for LXCPATH (NULL: the default lxcpath). */
+static int front_try(const char *base, const char *sub, const char *name, const char *lxcpath) {
+	char path[8400];
+	if (sub) snprintf(path, sizeof path, "%s/%s/%s/attach.plan", base, sub, name);
+	else snprintf(path, sizeof path, "%s/%s/attach.plan", base, name);
+	if (front_load(path) < 0) return 0;
+	return lxcpath ? !strcmp(recs[0].argv[0], lxcpath) : !strcmp(recs[0].argv[1], "1");
+}
+
+static int cmd_front(int argc, char **argv) {
+	const char *base0 = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(base0, "lxt") || argc < 5 || strcmp(argv[1], "attach")) return front_fallback(argv);
+	const char *name = NULL, *lxcpath = NULL;
+	int i = 2;
+	for (; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i];
+		if ((!strcmp(a, "-n") || !strcmp(a, "--name")) && i + 1 < argc) name = argv[++i];
+		else if (!strncmp(a, "--name=", 7)) name = a + 7;
+		else if ((!strcmp(a, "-P") || !strcmp(a, "--lxcpath")) && i + 1 < argc) lxcpath = argv[++i];
+		else if (!strncmp(a, "--lxcpath=", 10)) lxcpath = a + 10;
+		else return front_fallback(argv); /* any other option: the full CLI */
+	}
+	if (i + 1 >= argc || !name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") || !argv[i + 1][0]) return front_fallback(argv);
+	if (!lxcpath && getenv("LXT_LXCPATH")) return front_fallback(argv);
+	char lp[4096] = "";
+	if (lxcpath) {
+		snprintf(lp, sizeof lp, "%s", lxcpath);
+		size_t l = strlen(lp);
+		while (l > 1 && lp[l - 1] == '/') lp[--l] = 0;
+	}
+	char base[4096];
+	const char *rd = getenv("LXT_RUNDIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+	if (rd) snprintf(base, sizeof base, "%s", rd);
+	else if (getuid() == 0) snprintf(base, sizeof base, "/run/lxt");
+	else if (xdg) snprintf(base, sizeof base, "%s/lxt", xdg);
+	else snprintf(base, sizeof base, "/run/user/%d/lxt", (int)getuid());
+	/* the run dir: BASE/NAME (the default lxcpath) or BASE/HASH/NAME, told apart by the plan's lxcpath record */
+	char rundir[8192] = "";
+	if (front_try(base, NULL, name, lxcpath ? lp : NULL)) snprintf(rundir, sizeof rundir, "%s/%s", base, name);
+	else {
+		DIR *d = opendir(base);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.') continue;
+			if (front_try(base, e->d_name, name, lxcpath ? lp : NULL)) { snprintf(rundir, sizeof rundir, "%s/%s/%s", base, e->d_name, name); break; }
+		}
+		if (d) closedir(d);
+	}
+	int init = 0;
+	if (!rundir[0] || !front_running(rundir, &init)) return front_fallback(argv);
+	/* pid, the namespaces that differ from ours, the plan's steps, the caller's environment under
+	 * the plan's variables, the command */
+	static struct rec out[MAXREC];
+	int no = 0;
+	static char pidbuf[16];
+	static char *pidargv[2];
+	snprintf(pidbuf, sizeof pidbuf, "%d", init);
+	pidargv[0] = pidbuf;
+	out[no++] = (struct rec){ "pid", 1, pidargv };
+	static const char *nss[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt" };
+	static char *nsargv[8][2];
+	for (int k = 0; k < 8; k++) {
+		char a[64], b[64]; struct stat sa, sb2;
+		snprintf(a, sizeof a, "/proc/%d/ns/%s", init, nss[k]);
+		snprintf(b, sizeof b, "/proc/self/ns/%s", nss[k]);
+		if (stat(a, &sa) < 0 || stat(b, &sb2) < 0 || sa.st_ino == sb2.st_ino) continue;
+		nsargv[k][0] = (char *)nss[k];
+		out[no++] = (struct rec){ "ns", 1, nsargv[k] };
+	}
+	for (int k = 1; k < nrec && no < MAXREC - 2; k++) out[no++] = recs[k];
+	for (char **ev = environ; *ev && no < MAXREC - 2; ev++) {
+		const char *eq = strchr(*ev, '=');
+		if (!eq) continue;
+		size_t kl = eq - *ev + 1;
+		int dup = 0;
+		for (int k = 1; k < nrec && !dup; k++) if (!strcmp(recs[k].op, "env") && !strncmp(recs[k].argv[0], *ev, kl)) dup = 1;
+		if (dup) continue;
+		char **one = calloc(2, sizeof(char *));
+		one[0] = *ev;
+		out[no++] = (struct rec){ "env", 1, one };
+	}
+	out[no++] = (struct rec){ "exec", argc - i - 1, argv + i + 1 };
+	memcpy(recs, out, no * sizeof out[0]);
+	nrec = no;
+	return attach_run();
 }
 
 /* idmap-probe PATH: can this kernel and PATH's filesystem give an idmapped mount
@@ -1171,6 +1336,8 @@ static int cmd_idmap_probe(const char *path) {
 }
 
 int main(int argc, char **argv) {
+	const char *me = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strncmp(me, "lxt-shim", 8)) return cmd_front(argc, argv); /* dist/lxt: the front */
 	if (argc == 3 && !strcmp(argv[1], "start")) return cmd_start(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "attach")) return cmd_attach(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Compiles the CLI into one executable, dist/lxt (DESIGN.md: a compiled Bun
-# binary starts in ~4 ms against ~8 ms for 60 unbundled modules).
+# Compiles the CLI into one executable, dist/lxt-bun (DESIGN.md: a compiled Bun
+# binary starts in ~4 ms against ~8 ms for 60 unbundled modules). dist/lxt,
+# the command users run, is the native front (scripts/build-native.sh): it
+# serves a plain attach itself and runs dist/lxt-bun for everything else.
 # Rebuilt only when a source file is newer than the binary.
 set -eu
 cd "$(dirname "$0")/.."
-out=dist/lxt
+out=dist/lxt-bun
 if [ -x "$out" ] && [ -z "$(find src package.json -newer "$out" -print -quit)" ]; then
   exit 0
 fi

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the C programs with the system C compiler: native/build/lxt-shim
-# (the shim and monitor) and native/build/lxt-user-nic (setuid root when
+# (the shim and monitor; copied to dist/lxt as lxt's native front) and native/build/lxt-user-nic (setuid root when
 # built by root: veths for unprivileged containers). Fast when up to date;
 # run by npm install and by the test script.
 set -eu
@@ -14,5 +14,12 @@ build() { # SOURCE OUTPUT
   echo "build-native: $2"
 }
 build native/shim.c native/build/lxt-shim
+# dist/lxt: the same binary as lxt's native front (shim.c cmd_front: a plain
+# attach without Bun, everything else handed to dist/lxt-bun)
+mkdir -p dist
+if [ ! -x dist/lxt ] || [ native/build/lxt-shim -nt dist/lxt ] || ! cmp -s native/build/lxt-shim dist/lxt; then
+  cp native/build/lxt-shim dist/lxt.tmp && mv dist/lxt.tmp dist/lxt
+  echo "build-native: dist/lxt (the native front)"
+fi
 build native/user-nic.c native/build/lxt-user-nic
 if [ "$(id -u)" = 0 ]; then chown root:root native/build/lxt-user-nic && chmod 4755 native/build/lxt-user-nic; fi

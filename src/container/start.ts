@@ -12,6 +12,8 @@ import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
 import { rootfsMount, rootfsMountpoint } from "../storage/index.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
+import { fastAttachPlan } from "../runtime/attach.ts";
+import { systemConfigItem } from "../config/system.ts";
 import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
 import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
@@ -297,7 +299,11 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       req.onWarning?.(w);
     }
     const seccompFile = spec.seccomp.profile && !nested ? await compiledSeccomp(ctx, spec.seccomp.profile, rundir) : undefined;
-    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRecord(spec, capsToDrop(spec.caps), joinFiles, personalityOf(spec), seccompFile)));
+    const attachRec = attachRecord(spec, capsToDrop(spec.caps), joinFiles, personalityOf(spec), seccompFile);
+    writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRec));
+    // the same for lxt's native front (a plain attach without Bun)
+    const isDefault = ctx.mode === "lxt" && ctx.lxcpath === systemConfigItem("lxc.lxcpath", "lxt");
+    writeFileSync(`${rundir}/attach.plan`, fastAttachPlan(ctx.lxcpath, isDefault, attachRec), { mode: 0o600 });
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");

@@ -41,6 +41,14 @@ export async function attach(o: AttachOptions): Promise<number> {
     }
     ops.push(["ns", ns]);
   }
+  ops.push(...attachSteps(o));
+  ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);
+  return runAttachPlan(ops, ["inherit", "inherit", "inherit"]);
+}
+
+/** What an attached process goes through after entering the namespaces: cgroup, capabilities, filters, ids, environment. */
+export function attachSteps(o: Omit<AttachOptions, "initPid" | "namespaces" | "argv">): Op[] {
+  const ops: Op[] = [];
   for (const f of o.cgroupJoinFiles) ops.push(["join", f]);
   if (o.capDrop.length) ops.push(["capdrop", ...o.capDrop.map(String)]);
   if (o.noNewPrivs) ops.push(["nonewprivs"]);
@@ -48,8 +56,21 @@ export async function attach(o: AttachOptions): Promise<number> {
   if (o.seccompFile) ops.push(["seccomp", o.seccompFile]);
   ops.push(["ids", String(o.gid), String(o.uid)], ["chdir", o.cwd]);
   for (const [k, v] of Object.entries(o.env)) ops.push(["env", `${k}=${v}`]);
-  ops.push(["exec", ...(o.argv?.length ? o.argv : ["/bin/sh"])]);
-  return runAttachPlan(ops, ["inherit", "inherit", "inherit"]);
+  return ops;
+}
+
+/**
+ * RUNDIR/attach.plan, written by start: the plan of a plain `lxt attach -n
+ * NAME -- CMD` (the caller's environment kept), for the native front of
+ * `lxt` (native/shim.c, cmd_front) to serve without starting Bun. It adds the
+ * init pid, the namespaces that differ from the caller's, the caller's
+ * environment under these variables, and the command. The first record names
+ * the lxcpath the container was started from, and whether it is the default.
+ */
+export function fastAttachPlan(lxcpath: string, isDefault: boolean, rec: { cgroupJoinFiles: string[]; capDrop: number[]; noNewPrivs: boolean; personality?: number; seccompFile?: string; environment: Array<{ name: string; value?: string }> }): Uint8Array {
+  const env: Record<string, string> = { container: "lxc" };
+  for (const e of rec.environment) if (e.value !== undefined) env[e.name] = e.value; // the rest: the caller's own, kept anyway
+  return encodePlan([["lxcpath", lxcpath, isDefault ? "1" : "0"], ...attachSteps({ ...rec, env, uid: 0, gid: 0, cwd: "/" })]);
 }
 
 async function runAttachPlan(ops: Op[], stdio: ["inherit" | "ignore", "inherit" | "pipe", "inherit" | "pipe"]): Promise<number> {
