@@ -3,7 +3,7 @@
 // start-host hook at the host sync point, shared namespaces, user namespaces
 // with id maps, lxc.mount.fstab.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { LXT, ROOT, skipReason, TestEnv, until } from "./helpers.ts";
 
 const skip = skipReason();
@@ -40,6 +40,37 @@ describe("runtime", () => {
   });
   afterEach(async () => {
     if (!skip) await t.close();
+  });
+
+  it("the native front serves a plain attach without Bun (same environment and exit status); everything else goes to the full CLI", () => {
+    t.ok(["create", "-n", "f", "-t", "busybox"]);
+    appendFileSync(`${t.lxcpath}/f/config`, "lxc.environment = FROMCONFIG=yes\n");
+    t.ok(["start", "-n", "f"]);
+    // a front alone, without dist/lxt-bun beside it: only what it serves itself works
+    const lone = `${t.dir}/front`;
+    mkdirSync(lone);
+    copyFileSync(LXT, `${lone}/lxt`);
+    chmodSync(`${lone}/lxt`, 0o755);
+    const run = (args: string[], env: Record<string, string> = {}) => {
+      const p = Bun.spawnSync([`${lone}/lxt`, ...args], { env: t.env(env), stdout: "pipe", stderr: "pipe" });
+      return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+    };
+    const a = run(["attach", "-P", t.lxcpath, "-n", "f", "--", "sh", "-c", "echo $container $FROMCONFIG $CALLER; exit 7"], { CALLER: "kept" });
+    expect(a.out).toBe("lxc yes kept\n");
+    expect(a.code).toBe(7);
+    // the same through the full CLI, for comparison
+    const full = t.lxt(["attach", "-n", "f", "-v", "X=1", "--", "sh", "-c", "echo $container $FROMCONFIG $X"]);
+    expect(full.stdout).toBe("lxc yes 1\n");
+    // not served natively: another option, another command, a stopped container
+    for (const args of [["attach", "-P", t.lxcpath, "-n", "f", "-v", "X=1", "--", "true"], ["info", "-P", t.lxcpath, "-n", "f"]]) {
+      const r = run(args);
+      expect(r.code).toBe(127);
+      expect(r.err).toContain(`cannot run ${lone}/lxt-bun`);
+    }
+    t.ok(["stop", "-n", "f", "-k"]);
+    expect(run(["attach", "-P", t.lxcpath, "-n", "f", "--", "true"]).err).toContain("lxt-bun");
+    expect(t.lxt(["attach", "-n", "f", "--", "true"]).stderr).toContain("f is not running");
+    t.ok(["destroy", "-n", "f"]);
   });
 
   it("console: attach to /dev/console and a tty, Ctrl+a q leaves, output logged to lxc.console.logfile", async () => {
