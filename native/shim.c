@@ -1141,7 +1141,8 @@ static int cmd_attach(const char *plan) {
 /* ---- the native front of `lxt` (dist/lxt is this binary) ----
  * A plain `lxt attach [-P LXCPATH] -n NAME -- CMD...` is served here from the
  * plan `lxt start` left in the run dir (RUNDIR/attach.plan: src/runtime/
- * attach.ts, fastAttachPlan), without starting Bun; every other command, and
+ * attach.ts, fastAttachPlan), and `lxt stop [-P LXCPATH] -n NAME -k` through
+ * the monitor's socket, without starting Bun; every other command, and
  * any case this code is not sure of, runs the TypeScript CLI (dist/lxt-bun)
  * with the same argv. No policy here: the plan says what to do. */
 static int front_fallback(char **argv) {
@@ -1219,20 +1220,55 @@ static int front_try(const char *base, const char *sub, const char *name, const 
 	return lxcpath ? !strcmp(recs[0].argv[0], lxcpath) : !strcmp(recs[0].argv[1], "1");
 }
 
+/* stop -k: the monitor kills init and cleans up; its connection closes when all is done (as src/container/stop.ts asks it). */
+static int front_stop_kill(const char *rundir, char **argv) {
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (snprintf(a.sun_path, sizeof a.sun_path, "%s/sock", rundir) >= (int)sizeof a.sun_path) return front_fallback(argv);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) return front_fallback(argv);
+	const char *req = "kill 9 wait\n";
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) return front_fallback(argv);
+	char ans[64]; size_t n = 0;
+	while (n < sizeof ans - 1) { /* the answer line */
+		ssize_t r = read(fd, ans + n, 1);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0 || ans[n] == '\n') break;
+		n++;
+	}
+	ans[n] = 0;
+	if (strcmp(ans, "ok")) { close(fd); return front_fallback(argv); } /* the full CLI says what is wrong */
+	struct pollfd pf = { fd, POLLIN, 0 };
+	char b[64];
+	for (;;) { /* EOF: init is gone and the cleanup has let go */
+		int r = poll(&pf, 1, 10000);
+		if (r < 0 && errno == EINTR) continue;
+		if (r == 0) { fprintf(stderr, "lxt stop: the monitor did not finish within 10 s after SIGKILL of init\n"); return 1; }
+		ssize_t m = read(fd, b, sizeof b);
+		if (m < 0 && errno == EINTR) continue;
+		if (m <= 0) break;
+	}
+	close(fd);
+	return 0;
+}
+
 static int cmd_front(int argc, char **argv) {
 	const char *base0 = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	if (strcmp(base0, "lxt") || argc < 5 || strcmp(argv[1], "attach")) return front_fallback(argv);
+	int attach = argc >= 5 && !strcmp(argv[1], "attach"), stopk = argc >= 4 && !strcmp(argv[1], "stop");
+	if (strcmp(base0, "lxt") || (!attach && !stopk)) return front_fallback(argv);
 	const char *name = NULL, *lxcpath = NULL;
-	int i = 2;
+	int i = 2, kill9 = 0;
 	for (; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i];
 		if ((!strcmp(a, "-n") || !strcmp(a, "--name")) && i + 1 < argc) name = argv[++i];
 		else if (!strncmp(a, "--name=", 7)) name = a + 7;
 		else if ((!strcmp(a, "-P") || !strcmp(a, "--lxcpath")) && i + 1 < argc) lxcpath = argv[++i];
 		else if (!strncmp(a, "--lxcpath=", 10)) lxcpath = a + 10;
+		else if (stopk && (!strcmp(a, "-k") || !strcmp(a, "--kill"))) kill9 = 1;
 		else return front_fallback(argv); /* any other option: the full CLI */
 	}
-	if (i + 1 >= argc || !name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..") || !argv[i + 1][0]) return front_fallback(argv);
+	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return front_fallback(argv);
+	if (attach && (i + 1 >= argc || !argv[i + 1][0])) return front_fallback(argv);
+	if (stopk && (i < argc || !kill9)) return front_fallback(argv);
 	if (!lxcpath && getenv("LXT_LXCPATH")) return front_fallback(argv);
 	char lp[4096] = "";
 	if (lxcpath) {
@@ -1260,6 +1296,7 @@ static int cmd_front(int argc, char **argv) {
 	}
 	int init = 0;
 	if (!rundir[0] || !front_running(rundir, &init)) return front_fallback(argv);
+	if (stopk) return front_stop_kill(rundir, argv);
 	/* pid, the namespaces that differ from ours, the plan's steps, the caller's environment under
 	 * the plan's variables, the command */
 	static struct rec out[MAXREC];

@@ -42,7 +42,7 @@ describe("runtime", () => {
     if (!skip) await t.close();
   });
 
-  it("the native front serves a plain attach without Bun (same environment and exit status); everything else goes to the full CLI", () => {
+  it("the native front serves a plain attach (same environment and exit status) and stop -k without Bun; everything else goes to the full CLI", () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     appendFileSync(`${t.lxcpath}/f/config`, "lxc.environment = FROMCONFIG=yes\n");
     t.ok(["start", "-n", "f"]);
@@ -67,8 +67,14 @@ describe("runtime", () => {
       expect(r.code).toBe(127);
       expect(r.err).toContain(`cannot run ${lone}/lxt-bun`);
     }
-    t.ok(["stop", "-n", "f", "-k"]);
+    // stop -k is served too: through the monitor's socket, done when the monitor has cleaned up
+    const k = run(["stop", "-P", t.lxcpath, "-n", "f", "-k"]);
+    expect(k.err).toBe("");
+    expect(k.code).toBe(0);
+    expect(t.ok(["info", "-n", "f", "-s", "-H"]).trim()).toBe("STOPPED");
+    expect(readdirSync(t.rundir).flatMap((d) => readdirSync(`${t.rundir}/${d}`))).not.toContain("f"); // its run dir is gone
     expect(run(["attach", "-P", t.lxcpath, "-n", "f", "--", "true"]).err).toContain("lxt-bun");
+    expect(run(["stop", "-P", t.lxcpath, "-n", "f", "-k"]).err).toContain("lxt-bun");
     expect(t.lxt(["attach", "-n", "f", "--", "true"]).stderr).toContain("f is not running");
     t.ok(["destroy", "-n", "f"]);
   });
