@@ -112,6 +112,13 @@ export function runChecks(shimPath?: string): { checks: Check[]; configSource?: 
     }
   })();
   add("Misc", "User namespaces for ordinary users", maxns === undefined ? undefined : maxns > 0, "optional", maxns === 0 ? "user.max_user_namespaces is 0" : undefined);
+  // cgroups for an ordinary user's containers: delegated by root (lxt delegate) on v1
+  if (me !== "root") {
+    const uid = Bun.spawnSync(["id", "-u", "--", me]).stdout.toString().trim();
+    const delegated = /^\d+$/.test(uid) && existsSync(`/sys/fs/cgroup/pids/lxt.user.${uid}/tasks`);
+    add("Misc", `cgroups delegated to ${me}`, existsSync("/sys/fs/cgroup/pids/tasks") ? delegated : undefined, "optional",
+      delegated ? `/sys/fs/cgroup/*/lxt.user.${uid}` : `limits and accounting for ${me}'s containers: as root, lxt delegate ${me}`);
+  }
   add("Misc", "lxt-user-nic setuid", shimPath ? setuid(shimPath.replace(/lxt-shim$/, "lxt-user-nic")) : undefined, "optional", "veths for unprivileged containers (built setuid by npm install as root)");
   if (shimPath) {
     let ok = true;

@@ -115,6 +115,7 @@ describe("unprivileged containers of an ordinary user", () => {
     expect(d.out).toContain(`delegated /sys/fs/cgroup/pids/lxt.user.${uid}`);
     try {
       expect(statSync(`/sys/fs/cgroup/pids/lxt.user.${uid}/tasks`).uid).toBe(uid);
+      expect(lxt("checkconfig").out).toContain(`cgroups delegated to ${user}: enabled`);
       expect(lxt("create", "-n", "c", "-t", "busybox").code).toBe(0);
       writeFileSync(`${home}/.local/share/lxt/c/config`, readFileSync(`${home}/.local/share/lxt/c/config`, "utf8") + "lxc.cgroup.pids.max = 10\nlxc.cgroup.memory.limit_in_bytes = 64M\n");
       const s = lxt("start", "-n", "c");
