@@ -103,6 +103,11 @@ async function getBlob(src: Source, d: Descriptor): Promise<string> {
   if (existsSync(path)) return path; // a resumed pull reuses what it has
   mkdirSync(`${store()}/blobs/sha256`, { recursive: true });
   const tmp = `${path}.partial-${process.pid}`;
+  // what an interrupted pull left of this blob goes (its process is gone)
+  for (const f of readdirSync(`${store()}/blobs/sha256`)) {
+    const m = /\.partial-(\d+)$/.exec(f);
+    if (m && f.startsWith(hex(d.digest)) && !existsSync(`/proc/${m[1]}`)) rmSync(`${store()}/blobs/sha256/${f}`, { force: true });
+  }
   try {
     const bar = new Progress(`oci: fetching ${d.digest.slice(0, 19)}`, d.size);
     const got = await src.fetch(d, tmp, bar); // hashed as it was written

@@ -149,17 +149,30 @@ describe("oci images", () => {
       expect(r.code).toBe(0);
       expect(seen).toContain("/token");
       expect(t.lxt(["execute", "-n", "r"]).stdout).toContain("hello from the image");
+      // a pull that finds blobs in the store (an earlier or interrupted pull) fetches only the manifest
+      seen.length = 0;
+      const again = await lxtAsync(t, ["create", "-n", "r2", "-t", "oci", "--", "--url", `docker://127.0.0.1:${server.port}/test/img:latest`], env);
+      expect(again.code).toBe(0);
+      expect(seen.filter((p) => p.includes("/blobs/"))).toEqual([]);
+      expect(seen.some((p) => p.includes("/manifests/"))).toBe(true);
+      t.ok(["destroy", "-n", "r2"]);
       t.ok(["destroy", "-n", "r"]);
     } finally {
       server.stop(true);
     }
     rmSync(`${t.dir}/cache`, { recursive: true, force: true });
+    // an interrupted pull's leftover (its process gone) is cleared by the next pull of that blob
+    mkdirSync(`${t.dir}/cache/oci/blobs/sha256`, { recursive: true });
+    const stale = `${t.dir}/cache/oci/blobs/sha256/${img.layerDigests[1]!.slice(7)}.partial-999999999`;
+    writeFileSync(stale, "half a layer");
     const bad = registry(img, { tamper: img.layerDigests[1] });
     try {
       const r = await lxtAsync(t, ["create", "-n", "x", "-t", "oci", "--", "--url", `docker://127.0.0.1:${bad.server.port}/test/img:latest`], env);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`blob ${img.layerDigests[1]} from docker://127.0.0.1:${bad.server.port}/test/img:latest is corrupt`);
       expect(existsSync(`${t.dir}/cache/oci/blobs/sha256/${img.layerDigests[1]!.slice(7)}`)).toBe(false);
+      expect(existsSync(stale)).toBe(false);
+      expect(readdirSync(`${t.dir}/cache/oci/blobs/sha256`).filter((f) => f.includes(".partial-"))).toEqual([]);
       expect(existsSync(`${t.lxcpath}/x`)).toBe(false);
     } finally {
       bad.server.stop(true);
