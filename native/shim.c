@@ -49,6 +49,15 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
 #define LXT_OPEN_TREE_CLONE 1
 #define LXT_MOVE_MOUNT_F_EMPTY_PATH 0x4
 #define LXT_MOUNT_ATTR_IDMAP 0x00100000
@@ -364,6 +373,42 @@ static int recv_fds(int sock, int *fds, int *val, int flags) {
 	return n;
 }
 
+/* A detached mount of FSTYPE from SRC — a block device, or with KIND "loop"
+ * a file through a fresh loop device — with mount(2)-style DATA options: what
+ * a child in a user namespace cannot mount itself, made by the monitor (host
+ * root) and handed over. Returns the mount's fd, or -1 with errno. */
+static int detached_fs(const char *kind, const char *src, const char *fstype, unsigned long flags, const char *data) {
+	char dev[64];
+	const char *source = src;
+	int lfd = -1, e = 0, m = -1;
+	if (!strcmp(kind, "loop")) {
+		lfd = attach_loop(src, flags & MS_RDONLY);
+		snprintf(dev, sizeof dev, "/dev/loop%d", lfd >> 16);
+		source = dev;
+	}
+	int fs = (int)syscall(SYS_fsopen, fstype, 1 /* FSOPEN_CLOEXEC */);
+	if (fs < 0) { e = errno; goto out; }
+	if (syscall(SYS_fsconfig, fs, 1 /* SET_STRING */, "source", source, 0) < 0) { e = errno; goto out; }
+	if (flags & MS_RDONLY && syscall(SYS_fsconfig, fs, 0 /* SET_FLAG */, "ro", NULL, 0) < 0) { e = errno; goto out; }
+	if (data && *data) {
+		char *d = strdup(data), *save = NULL;
+		for (char *o = strtok_r(d, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(o, '=');
+			if (eq) *eq = 0;
+			if (syscall(SYS_fsconfig, fs, eq ? 1 : 0, o, eq ? eq + 1 : NULL, 0) < 0) { e = errno; free(d); goto out; }
+		}
+		free(d);
+	}
+	if (syscall(SYS_fsconfig, fs, 6 /* CMD_CREATE */, NULL, NULL, 0) < 0) { e = errno; goto out; }
+	m = (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, flags & MS_RDONLY ? 1 /* MOUNT_ATTR_RDONLY */ : 0);
+	if (m < 0) e = errno;
+out:
+	if (fs >= 0) close(fs);
+	if (lfd >= 0) close(lfd & 0xffff); /* autoclear: the device goes with the mount */
+	errno = e;
+	return m;
+}
+
 /* A detached copy of the mount at SRC, idmapped through the user namespace
  * of USERNS_FD (lxc.rootfs.options = idmap=container): on-disk 0 is the
  * container's root. Returns the mount's fd, or -1 with errno. */
@@ -433,10 +478,10 @@ static int run_ops(int execute_mode) {
 			char dev[64]; snprintf(dev, sizeof dev, "/dev/loop%d", lfd >> 16);
 			if (mount(dev, a[1], a[2], strtoul(a[3], 0, 10), a[4][0] ? a[4] : NULL) < 0) { char w[600]; snprintf(w, sizeof w, "mount %s (%s) on %s", a[0], dev, a[1]); die("mount", w); }
 			close(lfd & 0xffff); /* autoclear: the device goes when the mount does */
-		} else if (!strcmp(r->op, "recvmount")) { /* TARGET: the idmapped rootfs the monitor made, moved onto TARGET */
+		} else if (!strcmp(r->op, "recvmount")) { /* TARGET: a mount the monitor made (storemount, idmapmount), moved onto TARGET */
 			int fd = -1, v = 0;
-			if (recv_fds(mnt_sock[1], &fd, &v, 0) != 1) die("idmapped rootfs", "receive the mount from the monitor");
-			if (syscall(SYS_move_mount, fd, "", AT_FDCWD, a[0], LXT_MOVE_MOUNT_F_EMPTY_PATH) < 0) die("idmapped rootfs", a[0]);
+			if (recv_fds(mnt_sock[1], &fd, &v, 0) != 1) die("mount", "receive the mount from the monitor");
+			if (syscall(SYS_move_mount, fd, "", AT_FDCWD, a[0], LXT_MOVE_MOUNT_F_EMPTY_PATH) < 0) die("mount", a[0]);
 			close(fd);
 		} else if (!strcmp(r->op, "mkdirin")) mkdir_in_root(a[0], a[1], 0, has_arg(r, 2, "strict"));
 		else if (!strcmp(r->op, "mkfilein")) mkdir_in_root(a[0], a[1], 1, has_arg(r, 2, "strict"));
@@ -895,7 +940,7 @@ static int cmd_start(const char *plan) {
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(barrier_pipe, O_CLOEXEC) < 0) die("pipe", "");
 	int cpipe[2];
 	if (pipe2(cpipe, O_CLOEXEC) < 0) die("pipe", "");
-	if ((has_op("idmapmount") || has_op("ptyin")) && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, mnt_sock) < 0) die("socketpair", "");
+	if ((has_op("idmapmount") || has_op("storemount") || has_op("ptyin")) && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, mnt_sock) < 0) die("socketpair", "");
 	int monitor_status = status_fd;
 
 	pid_t c = (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, NULL, NULL, NULL);
@@ -925,13 +970,20 @@ static int cmd_start(const char *plan) {
 	const char *fail = NULL;
 	/* before init runs: its id maps, the host's part */
 	for (int i = 0; i < nrec && !fail; i++) if (!strcmp(recs[i].op, "idmap")) write_idmap(c, &recs[i]);
-	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "idmapmount")) { /* idmapmount SRC: its idmapped copy goes to the child */
+	/* mounts the child cannot make in its user namespace, sent in plan order (it takes them with recvmount) */
+	for (int i = 0; i < nrec; i++) if (!strcmp(recs[i].op, "idmapmount")) { /* idmapmount SRC: its idmapped copy */
 		char p[64]; snprintf(p, sizeof p, "/proc/%d/ns/user", (int)c);
 		int ufd = open(p, O_RDONLY | O_CLOEXEC);
 		int tfd = ufd < 0 ? -1 : idmapped_tree(recs[i].argv[0], ufd);
 		if (tfd < 0) { kill(c, SIGKILL); die("idmapped rootfs", recs[i].argv[0]); }
 		if (send_fds(mnt_sock[0], &tfd, 1, 0) < 0) { kill(c, SIGKILL); die("idmapped rootfs", "send the mount to the container"); }
 		close(tfd); close(ufd);
+	} else if (!strcmp(recs[i].op, "storemount")) { /* storemount loop|dev SRC FSTYPE FLAGS DATA: the backing store */
+		struct rec *r = &recs[i];
+		int mfd = detached_fs(r->argv[0], r->argv[1], r->argv[2], strtoul(r->argv[3], 0, 10), r->argv[4]);
+		if (mfd < 0) { kill(c, SIGKILL); char w[600]; snprintf(w, sizeof w, "mount %s (%s)", r->argv[1], r->argv[2]); die("mount", w); }
+		if (send_fds(mnt_sock[0], &mfd, 1, 0) < 0) { kill(c, SIGKILL); die("mount", "send the backing store to the container"); }
+		close(mfd);
 	}
 	if (mnt_sock[1] >= 0) close(mnt_sock[1]);
 	int sync_clone = syncp && hdr_arg("sync", 1) && !strcmp(hdr_arg("sync", 1), "1");

@@ -12,6 +12,7 @@ import { run } from "../util/exec.ts";
 import { Revert } from "../util/revert.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 import { rewriteConfig } from "./copy.ts";
+import { idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
 import { loadSpec, status } from "./state.ts";
 
 const TAR = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"];
@@ -96,6 +97,8 @@ export async function importContainer(ctx: Context, file: string, o: { name?: st
     }
     tar(["-x", "-p", "-f", file, "-C", dir, "--exclude=rootfs", "--exclude=rootfs/*", "--exclude=snaps/*/rootfs", "--exclude=snaps/*/rootfs/*", "--exclude=lxt-export.json"], "unpack the config");
     writeFileSync(configPath(ctx, name), rewriteConfig(readFileSync(configPath(ctx, name), "utf8"), { oldDir: meta.dir, newDir: dir, oldName: meta.name, newName: name, rootfs, keepMac: true }));
+    settleIdmapped(configPath(ctx, name), rootfs, dir);
+    openToMappedRoot(dir, idmapsOf(readFileSync(configPath(ctx, name), "utf8")));
     if (existsSync(`${dir}/snaps`))
       for (const s of readdirSync(`${dir}/snaps`)) {
         const sdir = `${dir}/snaps/${s}`;

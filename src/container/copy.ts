@@ -10,6 +10,7 @@
 // same way: native on btrfs and lvm thin, a full copy otherwise; a running
 // container is frozen while its snapshot is taken.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
 import { createStore, createUpperImage, destroyStore, hostView, mountOnHost, overlayParts, parseRootfs, type StoreType } from "../storage/index.ts";
 import { errorMessage, LxtError, NotFoundError, StateError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
@@ -175,6 +176,8 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
       return `lxc.mount.entry = ${b[1]} ${b[2]!.replace(/^\/+/, "")} none bind,create=dir${b[3] ? ",ro" : ""} 0 0\n`;
     });
     writeFileSync(configPath(newCtx, newName), text.replace(/\n*$/, "\n") + binds.join(""), { mode: 0o640 });
+    if (!o.snapshot && !o.ephemeral) settleIdmapped(configPath(newCtx, newName), rootfs, newDir);
+    openToMappedRoot(newDir, idmapsOf(readFileSync(configPath(newCtx, newName), "utf8")));
     if (dependent) {
       appendFileSync(`${oldDir}/lxc_snapshots`, `${newPath}\n${newName}\n`);
       writeFileSync(`${newDir}/lxc_rdepends`, `${ctx.lxcpath}\n${name}\n`);

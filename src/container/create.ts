@@ -96,6 +96,36 @@ function idmappable(bdev: string, options: string | undefined, path: string): bo
   return Bun.spawnSync([shimPath(), "idmap-probe", path], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
+/** As root: the container's mapped root reaches its rootfs through the container dir (group = its gid, 0770). */
+export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number }>): void {
+  const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
+  if (rootGid === undefined || unprivileged()) return;
+  chownSync(dir, 0, rootGid);
+  chmodSync(dir, 0o770);
+}
+
+/**
+ * A container whose rootfs is idmapped at start (lxc.rootfs.options =
+ * idmap=container) landing on a store the shim mounts inside the container
+ * (copy -B loop, import onto lvm...): no idmapped mount can be made there,
+ * so its files are shifted to the mapped ids now and the option is dropped.
+ */
+export function settleIdmapped(cfgPath: string, rootfsSpec: string, dir: string): void {
+  const text = readFileSync(cfgPath, "utf8");
+  const type = /^([a-z]+):/.exec(rootfsSpec)?.[1] ?? "dir";
+  if (!/^\s*lxc\.rootfs\.options\s*=.*\bidmap=container\b/m.test(text) || type === "dir" || type === "btrfs") return;
+  const unmount = mountOnHost(rootfsSpec, `${dir}/rootfs`);
+  try {
+    shiftIds(hostView(rootfsSpec, dir), idmapsOf(text));
+  } finally {
+    unmount();
+  }
+  writeFileSync(cfgPath, text.replace(/^(\s*lxc\.rootfs\.options\s*=\s*)(.*)$/m, (_, k: string, v: string) => {
+    const rest = v.split(",").map((x) => x.trim()).filter((x) => x && x !== "idmap=container");
+    return rest.length ? `${k}${rest.join(",")}` : "";
+  }));
+}
+
 /** Moves every file's owner and group through the id maps (ids with no map are left alone). */
 export function shiftIds(root: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
   const map = (kind: "u" | "g", id: number) => {
@@ -197,12 +227,7 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
           unmount();
         }
       }
-      const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
-      if (rootGid !== undefined) {
-        // the container's root reaches its rootfs through the container dir
-        chownSync(dir, 0, rootGid);
-        chmodSync(dir, 0o770);
-      }
+      openToMappedRoot(dir, maps);
     }
     r.success();
   } finally {

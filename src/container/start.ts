@@ -116,7 +116,8 @@ function checkMappedRootReach(spec: ContainerSpec): void {
   const gid = spec.idmaps.find((m) => m.kind === "g" && m.nsid === 0)?.hostid;
   if (uid === undefined || gid === undefined)
     throw new LxtError(`start \`${spec.name}\`: the id maps give the container no root (no map for id 0)`, `map id 0, e.g. lxc.idmap = u 0 100000 65536, in ${spec.configPath}`);
-  const parts = spec.rootfs.path.split("/").filter(Boolean);
+  // the mount point (a loop or block store is mounted on the container's rootfs dir)
+  const parts = rootfsMountpoint(spec).split("/").filter(Boolean);
   for (let i = 1; i <= parts.length; i++) {
     const dir = `/${parts.slice(0, i).join("/")}`;
     let st;

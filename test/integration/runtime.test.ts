@@ -411,6 +411,14 @@ describe("runtime", () => {
         const c = t.lxt(["copy", "-n", "un", "-N", "un2", "-s"]);
         expect(c.stderr).toContain("rootfs is idmapped (lxc.rootfs.options = idmap=container): an overlay snapshot clone of it cannot be");
         expect(existsSync(`${t.lxcpath}/un2`)).toBe(false);
+        // a full copy onto a loop store (mounted inside the container): shifted now, the option dropped
+        t.ok(["copy", "-n", "un", "-N", "un3", "-B", "loop", "--fssize", "64M"]);
+        expect(readFileSync(`${t.lxcpath}/un3/config`, "utf8")).not.toContain("idmap=container");
+        t.ok(["start", "-n", "un3"]);
+        expect(t.ok(["attach", "-n", "un3", "--", "stat", "-c", "%u:%g", "/etc/shadow"]).trim()).toBe("0:0");
+        expect(t.ok(["attach", "-n", "un3", "--", "sh", "-c", "touch /root/y && echo ok"]).trim()).toBe("ok");
+        t.ok(["stop", "-n", "un3", "-k"]);
+        t.ok(["destroy", "-n", "un3"]);
       }
       t.ok(["destroy", "-n", "un"]);
     }
