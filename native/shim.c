@@ -1333,7 +1333,13 @@ static int cmd_front(int argc, char **argv) {
 	if (rd) snprintf(base, sizeof base, "%s", rd);
 	else if (getuid() == 0) snprintf(base, sizeof base, "/run/lxt");
 	else if (xdg) snprintf(base, sizeof base, "%s/lxt", xdg);
-	else snprintf(base, sizeof base, "/run/user/%d/lxt", (int)getuid());
+	else { /* as src/container/context.ts userRunBase */
+		char ru[64]; struct stat rst;
+		snprintf(ru, sizeof ru, "/run/user/%d", (int)getuid());
+		if (stat(ru, &rst) == 0) snprintf(base, sizeof base, "%s/lxt", ru);
+		else if (getenv("HOME")) snprintf(base, sizeof base, "%s/.cache/lxt/run", getenv("HOME"));
+		else snprintf(base, sizeof base, "/tmp/lxt-%d/.cache/lxt/run", (int)getuid());
+	}
 	/* the run dir: BASE/NAME (the default lxcpath) or BASE/HASH/NAME, told apart by the plan's lxcpath record */
 	char rundir[8192] = "";
 	if (front_try(base, NULL, name, lxcpath ? lp : NULL)) snprintf(rundir, sizeof rundir, "%s/%s", base, name);

@@ -42,12 +42,23 @@ function selfArgv(): string[] {
   return [process.execPath, main];
 }
 
+/**
+ * An ordinary user's run base: $XDG_RUNTIME_DIR/lxt, else /run/user/UID/lxt
+ * when the session has that dir, else ~/.cache/lxt/run (as LXC falls back to
+ * ~/.cache/lxc/run). The native front (native/shim.c cmd_front) mirrors this.
+ */
+function userRunBase(uid: number): string {
+  if (process.env.XDG_RUNTIME_DIR) return `${process.env.XDG_RUNTIME_DIR}/lxt`;
+  if (existsSync(`/run/user/${uid}`)) return `/run/user/${uid}/lxt`;
+  return `${process.env.HOME ?? `/tmp/lxt-${uid}`}/.cache/lxt/run`;
+}
+
 export function makeContext(mode: Mode, lxcpathOpt?: string): Context {
   // an ordinary user's containers live in their home (~/.local/share/lxt), as LXC's do
   const uid = process.getuid?.() ?? 0;
   const defaultLxcpath = systemConfigItem("lxc.lxcpath", mode)!;
   const lxcpath = (lxcpathOpt ?? process.env.LXT_LXCPATH ?? defaultLxcpath).replace(/\/+$/, "") || "/";
-  const base = process.env.LXT_RUNDIR ?? (uid === 0 ? "/run/lxt" : `${process.env.XDG_RUNTIME_DIR ?? `/run/user/${uid}`}/lxt`);
+  const base = process.env.LXT_RUNDIR ?? (uid === 0 ? "/run/lxt" : userRunBase(uid));
   // The default lxcpath gets /run/lxt/NAME; any other one a hashed subdir, so
   // two lxcpaths holding the same name never share a run dir.
   const runroot = lxcpath === defaultLxcpath && !process.env.LXT_RUNDIR ? base : `${base}/${hash8(lxcpath)}`;

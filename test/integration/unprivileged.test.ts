@@ -139,4 +139,17 @@ describe("unprivileged containers of an ordinary user", () => {
     }
     expect(existsSync(`/sys/fs/cgroup/pids/lxt.user.${uid}`)).toBe(false);
   });
+
+  it("without XDG_RUNTIME_DIR (and no /run/user/UID) the run dirs go to ~/.cache/lxt/run", () => {
+    const noXdg = (...args: string[]) => sh(`setpriv --reuid=${user} --regid=${user} --init-groups env -i HOME=${home} USER=${user} PATH=/usr/sbin:/usr/bin:/sbin:/bin ${LXT} ${args.join(" ")}`, false);
+    const uid = Number(sh(`id -u ${user}`).out.trim());
+    if (existsSync(`/run/user/${uid}`)) return; // a session dir exists for this uid: it is used instead
+    expect(noXdg("create", "-n", "x", "-t", "busybox").code).toBe(0);
+    expect(noXdg("start", "-n", "x").code).toBe(0);
+    expect(existsSync(`${home}/.cache/lxt/run/x/state`)).toBe(true);
+    expect(noXdg("attach", "-n", "x", "--", "id", "-u").out.trim()).toBe("0");
+    expect(noXdg("stop", "-n", "x", "-k").code).toBe(0);
+    expect(existsSync(`${home}/.cache/lxt/run/x`)).toBe(false);
+    expect(noXdg("destroy", "-n", "x").code).toBe(0);
+  });
 });
