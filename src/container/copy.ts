@@ -10,7 +10,7 @@
 // same way: native on btrfs and lvm thin, a full copy otherwise; a running
 // container is frozen while its snapshot is taken.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
+import { asSubidRoot, idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
 import { createStore, createUpperImage, destroyStore, hostView, mountOnHost, overlayParts, parseRootfs, type StoreType } from "../storage/index.ts";
 import { errorMessage, LxtError, NotFoundError, StateError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
@@ -36,6 +36,8 @@ export interface CopyOptions {
 }
 
 function sh(argv: string[], what: string): void {
+  // an ordinary user's container files belong to its subordinate ids: copy them from its user namespace
+  if (argv[0] === "rsync" && (process.getuid?.() ?? 0) !== 0) return asSubidRoot(argv, what);
   const r = run(argv, { allowFail: true });
   if (r.status !== 0) throw new LxtError(`${what}: \`${argv.join(" ")}\` failed: ${r.stderr.trim() || `exit ${r.status}`}`);
 }
@@ -177,7 +179,7 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
     });
     writeFileSync(configPath(newCtx, newName), text.replace(/\n*$/, "\n") + binds.join(""), { mode: 0o640 });
     if (!o.snapshot && !o.ephemeral) settleIdmapped(configPath(newCtx, newName), rootfs, newDir);
-    openToMappedRoot(newDir, idmapsOf(readFileSync(configPath(newCtx, newName), "utf8")));
+    openToMappedRoot(newDir, idmapsOf(readFileSync(configPath(newCtx, newName), "utf8")), rootfs);
     if (dependent) {
       appendFileSync(`${oldDir}/lxc_snapshots`, `${newPath}\n${newName}\n`);
       writeFileSync(`${newDir}/lxc_rdepends`, `${ctx.lxcpath}\n${name}\n`);

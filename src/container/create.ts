@@ -5,8 +5,9 @@ import { findTemplate } from "../templates/index.ts";
 import { LxtError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
 import { checkIdmapsGranted, checkSeccompProfile, subordinateRanges } from "../security/preflight.ts";
-import { createStore, destroyStore, hostView, mountOnHost, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
+import { createStore, destroyStore, hostView, mountOnHost, overlayParts, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
 import { shimPath } from "../runtime/statefile.ts";
+import { encodePlan } from "../runtime/encode.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 
 export interface CreateOptions {
@@ -96,12 +97,47 @@ function idmappable(bdev: string, options: string | undefined, path: string): bo
   return Bun.spawnSync([shimPath(), "idmap-probe", path], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 }
 
-/** As root: the container's mapped root reaches its rootfs through the container dir (group = its gid, 0770). */
-export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number }>): void {
+/**
+ * The container's mapped root reaches its rootfs through the container dir:
+ * as root, group = its gid and 0770; as an ordinary user, 0751 (the dir is
+ * the user's), and an overlay clone's upper and work dirs go to the
+ * container's root (they are made by the user).
+ */
+export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number }>, rootfsSpec?: string): void {
   const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
-  if (rootGid === undefined || unprivileged()) return;
-  chownSync(dir, 0, rootGid);
-  chmodSync(dir, 0o770);
+  if (rootGid === undefined) return;
+  if (!unprivileged()) {
+    chownSync(dir, 0, rootGid);
+    chmodSync(dir, 0o770);
+    return;
+  }
+  chmodSync(dir, 0o751);
+  const m = /^overlay:(.*)$/.exec(rootfsSpec ?? "");
+  if (m) {
+    const o = overlayParts(m[1]!);
+    const dirs = o.image ? [] : [o.upper, o.work].filter((d) => existsSync(d));
+    if (dirs.length) asSubidRoot(["chown", "1:1", ...dirs], "give the clone's overlay dirs to the container's root");
+  }
+}
+
+/**
+ * For an ordinary user: runs ARGV (and waits) as root of a user namespace
+ * where the user is 0 and its first subordinate uid and gid ranges follow
+ * from 1 — how it reads, copies, chowns and removes its containers' files.
+ */
+export function asSubidRoot(argv: string[], what: string): void {
+  const uid = process.getuid!();
+  const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
+  const u = subordinateRanges("/etc/subuid", user, uid)[0];
+  const g = subordinateRanges("/etc/subgid", user, process.getgid!())[0];
+  if (!u || !g) throw new LxtError(`${what}: ${user} has no subordinate ids in /etc/subuid and /etc/subgid`, `ask an admin: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
+  const plan = encodePlan([
+    ["idmap", "u", "/usr/bin/newuidmap", `0 ${uid} 1`, `1 ${u[0]} ${u[1]}`],
+    ["idmap", "g", "/usr/bin/newgidmap", `0 ${process.getgid!()} 1`, `1 ${g[0]} ${g[1]}`],
+    ["exec", ...argv],
+  ]);
+  const p = Bun.spawnSync([shimPath(), "usernsexec", "-"], { stdin: plan, stdout: "ignore", stderr: "pipe" });
+  if (p.exitCode !== 0) throw new LxtError(`${what}: ${p.stderr.toString().trim() || `exit ${p.exitCode}`}`, "check /etc/subuid, /etc/subgid and that newuidmap/newgidmap are installed (uidmap)");
 }
 
 /**

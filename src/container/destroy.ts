@@ -40,21 +40,14 @@ export async function destroy(ctx: Context, name: string, o: { force?: boolean; 
     }
   const spec = loadSpec(ctx, name);
   runHostHooks(spec, "destroy");
-  if (spec.rootfs.managed) destroyStore(spec.rootfs.spec);
   dropDependency(dir);
+  if ((process.getuid?.() ?? 0) === 0 && spec.rootfs.managed) destroyStore(spec.rootfs.spec);
   if ((process.getuid?.() ?? 0) !== 0) {
-    // an ordinary user: the rootfs belongs to the container's ids, removable only from a user
-    // namespace; the one made of all the user's subordinate ids (not the config's maps, which
-    // may have been edited into something newuidmap refuses)
-    const { idmapsOf, inUserns } = await import("./create.ts");
-    const { subordinateRanges } = await import("../security/preflight.ts");
-    const user = process.env.USER ?? process.env.LOGNAME ?? "";
-    const su = subordinateRanges("/etc/subuid", user, process.getuid!())[0];
-    const sg = subordinateRanges("/etc/subgid", user, process.getgid!())[0];
-    const maps = su && sg
-      ? [{ kind: "u" as const, ns: 0, host: su[0], range: su[1] }, { kind: "g" as const, ns: 0, host: sg[0], range: sg[1] }]
-      : idmapsOf(readFileSync(`${dir}/config`, "utf8"));
-    if (maps.length) await inUserns(maps, ["rm", "-rf", dir], `remove ${dir}`);
+    // an ordinary user's store (a dir, or an overlay clone's upper, inside the container dir) and
+    // snapshots belong to the container's ids: removed from a user namespace made of the user's
+    // subordinate ids (not the config's maps, which may have been edited into something newuidmap refuses)
+    const { asSubidRoot } = await import("./create.ts");
+    asSubidRoot(["rm", "-rf", dir], `remove ${dir}`);
   }
   rmSync(dir, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.t
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
 import { planNics, setupNetwork, teardownNetwork } from "../net/nic.ts";
-import { rootfsMount, rootfsMountpoint } from "../storage/index.ts";
+import { overlayParts, rootfsMount, rootfsMountpoint } from "../storage/index.ts";
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { fastAttachPlan } from "../runtime/attach.ts";
@@ -231,6 +231,16 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
   }
   // the backing store: checked now, mounted by the shim inside the container's mount namespace
   const store = rootfsMount(spec);
+  // an ordinary user's overlay clone: its upper and work dirs (made by the user) must be the
+  // container root's, who writes them from the user namespace
+  if (process.getuid?.() !== 0 && spec.rootfs.type === "overlay" && spec.namespaces.clone.includes("user")) {
+    const o = overlayParts(spec.rootfs.path);
+    const mine = o.image ? [] : [o.upper, o.work].filter((d) => statSync(d).uid === process.getuid!());
+    if (mine.length) {
+      const { asSubidRoot } = await import("./create.ts");
+      asSubidRoot(["chown", "1:1", ...mine], "give the overlay's upper and work dirs to the container's root");
+    }
+  }
   if (spec.namespaces.clone.includes("user") && !(spec.idmaps.some((m) => m.kind === "u") && spec.idmaps.some((m) => m.kind === "g")))
     throw new LxtError(
       `start \`${name}\`: a user namespace needs both a uid and a gid map`,

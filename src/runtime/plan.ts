@@ -108,8 +108,11 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   ops.push(["sock", `${o.rundir}/sock`]);
   // a user-namespace child cannot mount a block or loop-backed store: the monitor (root) makes it
   // detached (storemount) and hands it over (the child's recvmount), in the store's order
-  const detached = new Set((o.rootfs?.mount ?? []).filter((m) => clone.includes("user") && !o.idmapHelpers && (m.op === "mountloop" || (m.op === "mount" && m.source.startsWith("/dev/")))));
+  // (an overlay too: made by root it keeps trusted.* xattrs, so whiteouts and opaque dirs work)
+  const detached = new Set((o.rootfs?.mount ?? []).filter((m) => clone.includes("user") && !o.idmapHelpers && (m.op === "mountloop" || (m.op === "mount" && (m.source.startsWith("/dev/") || m.fstype === "overlay")))));
   for (const m of detached) ops.push(["storemount", m.op === "mountloop" ? "loop" : "dev", m.source, m.fstype, "0", m.data]);
+  // an ordinary user's overlay is mounted in its user namespace, where only user.* xattrs are allowed
+  const userOverlay = (m: { fstype: string; data: string }) => (clone.includes("user") && o.idmapHelpers && m.fstype === "overlay" ? `${m.data},userxattr` : m.data);
   if (R && spec.rootfs.options.includes("idmap=container")) ops.push(["idmapmount", R]);
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
@@ -164,7 +167,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   // the system mounts and device nodes go through "strict" in-root ops: no symlink on the way
   const ROOT = R || "/";
   // the backing store's mounts, in order (a size-limited overlay upper first, then the overlay on R)
-  if (!hostRoot) for (const m of o.rootfs?.mount ?? []) ops.push(detached.has(m) ? ["recvmount", m.target ?? R] : [m.op, m.source, m.target ?? R, m.fstype, "0", m.data]);
+  if (!hostRoot) for (const m of o.rootfs?.mount ?? []) ops.push(detached.has(m) ? ["recvmount", m.target ?? R] : [m.op, m.source, m.target ?? R, m.fstype, "0", userOverlay(m)]);
   if (storeMounts) ops.push(...joinOps);
   // lxc.rootfs.options = idmap=container: the monitor makes an idmapped copy of the rootfs
   // mount (on-disk ids through the container's user namespace) and hands it over

@@ -85,6 +85,7 @@ describe("unprivileged containers of an ordinary user", () => {
     expect(await consoleAsUser(["-t", "0"], "echo con$((6*7))sole\n", "con42sole")).toContain("con42sole");
     expect(await consoleAsUser(["-t", "1"], "\n", "login:")).toContain("login:");
     expect(existsSync(`${xdg}/lxt/u/state`)).toBe(true); // its run dir is in the user's runtime dir
+    if (!existsSync("/sys/fs/cgroup/cgroup.subtree_control")) expect(lxt("freeze", "-n", "u").err).toContain(`u has no cgroup (none is delegated to ${user}), so it cannot be frozen`);
     expect(lxt("stop", "-n", "u", "-k").code).toBe(0);
     expect(lxt("destroy", "-n", "u").code).toBe(0);
     expect(existsSync(`${home}/.local/share/lxt/u`)).toBe(false);
@@ -151,5 +152,36 @@ describe("unprivileged containers of an ordinary user", () => {
     expect(noXdg("stop", "-n", "x", "-k").code).toBe(0);
     expect(existsSync(`${home}/.cache/lxt/run/x`)).toBe(false);
     expect(noXdg("destroy", "-n", "x").code).toBe(0);
+  });
+
+  it("an ordinary user's snapshot clone, ephemeral clone, full copy and snapshots: files copied and owned through its user namespace, writable inside, removed again", async () => {
+    const base = `${home}/.local/share/lxt`;
+    expect(lxt("create", "-n", "b", "-t", "busybox").code).toBe(0);
+    const sub = Number(/^lxc\.idmap = u 0 (\d+)/m.exec(readFileSync(`${base}/b/config`, "utf8"))![1]);
+    // snapshot clone: an overlay written by the container's root
+    expect(lxt("copy", "-n", "b", "-N", "s", "-s").code).toBe(0);
+    expect(lxt("start", "-n", "s").code).toBe(0);
+    expect(lxt("attach", "-n", "s", "--", "sh", "-c", "'touch /etc/mine && rm /bin/vi && echo ok'").out.trim()).toBe("ok");
+    expect(statSync(`${base}/s/delta0/etc/mine`).uid).toBe(sub);
+    expect(existsSync(`${base}/b/rootfs/bin/vi`)).toBe(true);
+    expect(lxt("stop", "-n", "s", "-k").code).toBe(0);
+    // full copy and a snapshot: the subordinate owners kept
+    expect(lxt("copy", "-n", "b", "-N", "f").code).toBe(0);
+    expect(statSync(`${base}/f/rootfs/etc/shadow`).uid).toBe(sub);
+    expect(lxt("start", "-n", "f").code).toBe(0);
+    expect(lxt("attach", "-n", "f", "--", "hostname").out.trim()).toBe("f");
+    expect(lxt("stop", "-n", "f", "-k").code).toBe(0);
+    expect(lxt("snapshot", "-n", "b").code).toBe(0);
+    expect(statSync(`${base}/b/snaps/snap0/rootfs/etc/shadow`).uid).toBe(sub);
+    expect(lxt("snapshot", "-n", "b", "-r", "snap0").code).toBe(0);
+    // ephemeral: gone after it stops
+    expect(lxt("copy", "-n", "b", "-N", "e", "-e").code).toBe(0);
+    expect(lxt("attach", "-n", "e", "--", "touch", "/x").code).toBe(0);
+    expect(lxt("stop", "-n", "e", "-k").code).toBe(0);
+    for (let i = 0; i < 50 && existsSync(`${base}/e`); i++) await Bun.sleep(100);
+    expect(existsSync(`${base}/e`)).toBe(false);
+    for (const n of ["s", "f"]) expect(lxt("destroy", "-n", n).code).toBe(0);
+    expect(lxt("destroy", "-n", "b", "-s").code).toBe(0);
+    expect(existsSync(`${base}/b`)).toBe(false);
   });
 });
