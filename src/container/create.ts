@@ -60,27 +60,6 @@ function userIdmaps(): string {
   return `lxc.idmap = u 0 ${u[0]} ${u[1]}\nlxc.idmap = g 0 ${g[0]} ${g[1]}\n`;
 }
 
-/**
- * Runs argv in a user namespace where we are 0 and the container's ids follow
- * from 1 (newuidmap/newgidmap): an ordinary user's way to touch files owned by
- * its containers' ids.
- */
-export async function inUserns(maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>, argv: string[], what: string): Promise<void> {
-  const { encodePlan } = await import("../runtime/encode.ts");
-  const { shimPath } = await import("../runtime/statefile.ts");
-  const u = maps.find((m) => m.kind === "u" && m.ns === 0)!;
-  const g = maps.find((m) => m.kind === "g" && m.ns === 0)!;
-  const plan = encodePlan([
-    ["idmap", "u", "/usr/bin/newuidmap", `0 ${process.getuid!()} 1`, `1 ${u.host} ${u.range}`],
-    ["idmap", "g", "/usr/bin/newgidmap", `0 ${process.getgid!()} 1`, `1 ${g.host} ${g.range}`],
-    ["exec", ...argv],
-  ]);
-  const p = Bun.spawn([shimPath(), "usernsexec", "-"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
-  p.stdin.write(plan);
-  await p.stdin.end();
-  if ((await p.exited) !== 0) throw new LxtError(`${what}: ${(await new Response(p.stderr).text()).trim()}`, "check /etc/subuid, /etc/subgid and that newuidmap/newgidmap are installed (uidmap)");
-}
-
 /** The container's idmaps from its config text. */
 export function idmapsOf(text: string): Array<{ kind: "u" | "g"; ns: number; host: number; range: number }> {
   return [...text.matchAll(/^\s*lxc\.idmap\s*=\s*([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$/gm)].map((m) => ({ kind: m[1] as "u" | "g", ns: Number(m[2]), host: Number(m[3]), range: Number(m[4]) }));
@@ -103,7 +82,7 @@ function idmappable(bdev: string, options: string | undefined, path: string): bo
  * the user's), and an overlay clone's upper and work dirs go to the
  * container's root (they are made by the user).
  */
-export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number }>, rootfsSpec?: string): void {
+export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>, rootfsSpec?: string): void {
   const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
   if (rootGid === undefined) return;
   if (!unprivileged()) {
@@ -116,20 +95,27 @@ export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns:
   if (m) {
     const o = overlayParts(m[1]!);
     const dirs = o.image ? [] : [o.upper, o.work].filter((d) => existsSync(d));
-    if (dirs.length) asSubidRoot(["chown", "1:1", ...dirs], "give the clone's overlay dirs to the container's root");
+    if (dirs.length) asSubidRoot(["chown", "1:1", ...dirs], "give the clone's overlay dirs to the container's root", maps);
   }
 }
 
 /**
  * For an ordinary user: runs ARGV (and waits) as root of a user namespace
- * where the user is 0 and its first subordinate uid and gid ranges follow
- * from 1 — how it reads, copies, chowns and removes its containers' files.
+ * where the user is 0 and its first subordinate uid and gid ranges (or the
+ * container root's ranges in MAPS) follow from 1 — how it reads, copies,
+ * chowns and removes its containers' files.
  */
-export function asSubidRoot(argv: string[], what: string): void {
+export function asSubidRoot(argv: string[], what: string, maps?: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
   const uid = process.getuid!();
   const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
-  const u = subordinateRanges("/etc/subuid", user, uid)[0];
-  const g = subordinateRanges("/etc/subgid", user, process.getgid!())[0];
+  // MAPS (a container's, root's range first): 1 is that container's root; else the user's first ranges
+  const root = (k: "u" | "g") => maps?.find((m) => m.kind === k && m.ns === 0);
+  const pick = (k: "u" | "g", file: string, id: number): [number, number] | undefined => {
+    const m = root(k);
+    return m ? [m.host, m.range] : subordinateRanges(file, user, id)[0];
+  };
+  const u = pick("u", "/etc/subuid", uid);
+  const g = pick("g", "/etc/subgid", process.getgid!());
   if (!u || !g) throw new LxtError(`${what}: ${user} has no subordinate ids in /etc/subuid and /etc/subgid`, `ask an admin: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
   const plan = encodePlan([
     ["idmap", "u", "/usr/bin/newuidmap", `0 ${uid} 1`, `1 ${u[0]} ${u[1]}`],
@@ -249,7 +235,7 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
     if (template && rootfsSpec && maps.length && unprivileged()) {
       // not root: the files the template wrote are ours; in a user namespace where we
       // are 0 and the subordinate ids follow from 1, they become the container root's
-      await inUserns(maps, ["chown", "-hR", "1:1", hostView(rootfsSpec, dir)], "give the rootfs to the container's root");
+      asSubidRoot(["chown", "-hR", "1:1", hostView(rootfsSpec, dir)], "give the rootfs to the container's root", maps);
       chmodSync(dir, 0o751);
     } else if (template && rootfsSpec && maps.length) {
       if (idmappable(bdev, loaded.get("lxc.rootfs.options"), hostView(rootfsSpec, dir))) {

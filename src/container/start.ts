@@ -238,7 +238,8 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const mine = o.image ? [] : [o.upper, o.work].filter((d) => statSync(d).uid === process.getuid!());
     if (mine.length) {
       const { asSubidRoot } = await import("./create.ts");
-      asSubidRoot(["chown", "1:1", ...mine], "give the overlay's upper and work dirs to the container's root");
+      const maps = spec.idmaps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range }));
+      asSubidRoot(["chown", "1:1", ...mine], "give the overlay's upper and work dirs to the container's root", maps);
     }
   }
   if (spec.namespaces.clone.includes("user") && !(spec.idmaps.some((m) => m.kind === "u") && spec.idmaps.some((m) => m.kind === "g")))
