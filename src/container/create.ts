@@ -105,23 +105,41 @@ export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns:
  * container root's ranges in MAPS) follow from 1 — how it reads, copies,
  * chowns and removes its containers' files.
  */
-export function asSubidRoot(argv: string[], what: string, maps?: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
+export function asSubidRoot(argv: string[], what: string, maps?: IdMap[]): void {
+  const r = rootRanges(what, maps);
+  userNsExec(["0 " + r.uid + " 1", `1 ${r.u[0]} ${r.u[1]}`], ["0 " + r.gid + " 1", `1 ${r.g[0]} ${r.g[1]}`], argv, what);
+}
+
+/**
+ * The same, but with the container's own view of the ids: 0 is the
+ * container's root, and the user itself is mapped just past the range (so
+ * its own directories stay writable there). Files made with owner k belong
+ * to the container's id k: how an image's layers are unpacked for it.
+ */
+export function asContainerRoot(argv: string[], what: string, maps?: IdMap[]): void {
+  const r = rootRanges(what, maps);
+  userNsExec([`0 ${r.u[0]} ${r.u[1]}`, `${r.u[1]} ${r.uid} 1`], [`0 ${r.g[0]} ${r.g[1]}`, `${r.g[1]} ${r.gid} 1`], argv, what);
+}
+
+type IdMap = { kind: "u" | "g"; ns: number; host: number; range: number };
+
+/** The container root's uid and gid ranges: from MAPS when given, else the user's first subordinate ranges. */
+function rootRanges(what: string, maps?: IdMap[]): { uid: number; gid: number; u: [number, number]; g: [number, number] } {
   const uid = process.getuid!();
+  const gid = process.getgid!();
   const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
-  // MAPS (a container's, root's range first): 1 is that container's root; else the user's first ranges
-  const root = (k: "u" | "g") => maps?.find((m) => m.kind === k && m.ns === 0);
   const pick = (k: "u" | "g", file: string, id: number): [number, number] | undefined => {
-    const m = root(k);
+    const m = maps?.find((x) => x.kind === k && x.ns === 0);
     return m ? [m.host, m.range] : subordinateRanges(file, user, id)[0];
   };
   const u = pick("u", "/etc/subuid", uid);
-  const g = pick("g", "/etc/subgid", process.getgid!());
+  const g = pick("g", "/etc/subgid", gid);
   if (!u || !g) throw new LxtError(`${what}: ${user} has no subordinate ids in /etc/subuid and /etc/subgid`, `ask an admin: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`);
-  const plan = encodePlan([
-    ["idmap", "u", "/usr/bin/newuidmap", `0 ${uid} 1`, `1 ${u[0]} ${u[1]}`],
-    ["idmap", "g", "/usr/bin/newgidmap", `0 ${process.getgid!()} 1`, `1 ${g[0]} ${g[1]}`],
-    ["exec", ...argv],
-  ]);
+  return { uid, gid, u, g };
+}
+
+function userNsExec(uLines: string[], gLines: string[], argv: string[], what: string): void {
+  const plan = encodePlan([["idmap", "u", "/usr/bin/newuidmap", ...uLines], ["idmap", "g", "/usr/bin/newgidmap", ...gLines], ["exec", ...argv]]);
   const p = Bun.spawnSync([shimPath(), "usernsexec", "-"], { stdin: plan, stdout: "ignore", stderr: "pipe" });
   if (p.exitCode !== 0) throw new LxtError(`${what}: ${p.stderr.toString().trim() || `exit ${p.exitCode}`}`, "check /etc/subuid, /etc/subgid and that newuidmap/newgidmap are installed (uidmap)");
 }

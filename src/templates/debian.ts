@@ -176,6 +176,8 @@ export const debian: Template = {
   name: "debian",
   create({ name, path, rootfs, args }) {
     const a = parseArgs(args);
+    if ((process.getuid?.() ?? 0) !== 0)
+      throw new LxtError("debian template: debootstrap needs root", "as an ordinary user, create from an image (-t oci -- --url ..., or -t local with an image root imported), or have root create it");
     const cache = ensureCache(a);
     step("copying the cached rootfs", () => {
       if (readdirSync(rootfs).length && !existsSync(`${rootfs}/lost+found`)) throw new Error(`${rootfs} is not empty`);

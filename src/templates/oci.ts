@@ -47,8 +47,14 @@ interface Source {
   describe: string;
 }
 
+/** LXT_CACHE, else /var/cache/lxt for root and ~/.cache/lxt for an ordinary user (whose containers' layers are its own). */
+export function cacheRoot(): string {
+  if (process.env.LXT_CACHE) return process.env.LXT_CACHE;
+  return (process.getuid?.() ?? 0) === 0 ? "/var/cache/lxt" : `${process.env.HOME ?? `/tmp/lxt-${process.getuid!()}`}/.cache/lxt`;
+}
+
 export function store(): string {
-  return `${process.env.LXT_CACHE ?? "/var/cache/lxt"}/oci`;
+  return `${cacheRoot()}/oci`;
 }
 
 const hex = (digest: string) => {
@@ -151,6 +157,11 @@ export async function unpackLayer(blob: string, d: Descriptor): Promise<string> 
   try {
     const mt = d.mediaType ?? "";
     const z = mt.endsWith("+zstd") ? ["--zstd"] : mt.endsWith("gzip") || mt.endsWith(".gzip") || mt.endsWith("tar.gzip") ? ["-z"] : isGzip(blob) ? ["-z"] : [];
+    if ((process.getuid?.() ?? 0) !== 0) {
+      await userUnpack(blob, tmp, z, d.digest);
+      renameSync(tmp, out);
+      return out;
+    }
     const bar = new Progress(`oci: unpacking ${d.digest.slice(0, 19)}`, statSync(blob).size);
     const tar = Bun.spawn(["tar", "-x", ...z, "-f", "-", "-C", tmp, "--numeric-owner", "-p", "--xattrs", "--xattrs-include=*"], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
     const errText = new Response(tar.stderr).text();
@@ -175,6 +186,38 @@ export async function unpackLayer(blob: string, d: Descriptor): Promise<string> 
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * An ordinary user's layer: unpacked as its containers' root (a user
+ * namespace with their view of the ids), so the layer's owner k is the
+ * container's k, and its whiteouts made for the overlay mounted there
+ * (userxattr): a 0/0 char device, user.overlay.opaque.
+ */
+const USER_UNPACK = `set -e
+blob=$1; dir=$2; shift 2
+tar -x "$@" -f "$blob" -C "$dir" --numeric-owner -p --xattrs --xattrs-include='user.*' --xattrs-include=security.capability
+find "$dir" -name '.wh..wh..opq' | while IFS= read -r f; do d=$(dirname "$f"); rm -f "$f"; setfattr -n user.overlay.opaque -v y "$d"; done
+find "$dir" -name '.wh.*' | while IFS= read -r f; do t="$(dirname "$f")/$(basename "$f" | sed 's/^\\.wh\\.//')"; rm -f "$f"; rm -rf "$t"; mknod "$t" c 0 0; done
+`;
+
+async function userUnpack(blob: string, tmp: string, z: string[], digest: string): Promise<void> {
+  const bar = new Progress(`oci: unpacking ${digest.slice(0, 19)}`, statSync(blob).size);
+  const { asContainerRoot, asSubidRoot } = await import("../container/create.ts");
+  try {
+    asContainerRoot(["sh", "-c", USER_UNPACK, "sh", blob, tmp, ...z], `unpacking layer ${digest}`);
+  } catch (e) {
+    bar.finish("failed");
+    // what was unpacked belongs to the subordinate ids: removed from the namespace too
+    try {
+      asSubidRoot(["rm", "-rf", tmp], `remove ${tmp}`);
+    } catch {
+      // the caller's rmSync reports what is left
+    }
+    throw e;
+  }
+  bar.add(statSync(blob).size);
+  bar.finish();
 }
 
 function isGzip(path: string): boolean {

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { LXT, skipReason } from "./helpers.ts";
+import { buildImage } from "./oci-image.ts";
 
 const has = (p: string) => existsSync(p) && (statSync(p).mode & 0o4000) !== 0;
 const skip = skipReason() ?? (has("/usr/bin/newuidmap") && has("/usr/bin/newgidmap") ? undefined : "newuidmap/newgidmap are not installed setuid (uidmap)");
@@ -183,5 +184,25 @@ describe("unprivileged containers of an ordinary user", () => {
     for (const n of ["s", "f"]) expect(lxt("destroy", "-n", n).code).toBe(0);
     expect(lxt("destroy", "-n", "b", "-s").code).toBe(0);
     expect(existsSync(`${base}/b`)).toBe(false);
+  });
+
+  it("an OCI image for an ordinary user: layers in its own cache, owned by its containers' ids, whiteouts and opaque dirs honoured, the entrypoint run", () => {
+    const img = buildImage(mkdtempSync("/tmp/lxt-it-uimg-"));
+    sh(`chmod -R a+rX ${img.layout}/..`);
+    try {
+      const c = lxt("create", "-n", "o", "-t", "oci", "--", "--url", `oci:${img.layout}:latest`);
+      expect(c.code).toBe(0);
+      const layers = `${home}/.cache/lxt/oci/layers/sha256`;
+      const sub = Number(/^lxc\.idmap = u 0 (\d+)/m.exec(readFileSync(`${home}/.local/share/lxt/o/config`, "utf8"))![1]);
+      expect(statSync(`${layers}/${img.layerDigests[0]!.slice(7)}/bin/busybox`).uid).toBe(sub); // owner 0 in the layer
+      const r = lxt("execute", "-n", "o");
+      expect(r.out).toContain(`hello from the image in /work as 1000`);
+      expect(r.out).toContain("new"); // the opaque dir shows layer 2's file only
+      expect(r.out).not.toContain("old");
+      expect(r.code).toBe(3);
+      expect(lxt("destroy", "-n", "o").code).toBe(0);
+    } finally {
+      rmSync(`${img.layout}/..`, { recursive: true, force: true });
+    }
   });
 });
