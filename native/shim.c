@@ -1256,11 +1256,21 @@ static int front_running(const char *rundir, int *init) {
 	close(fd);
 	if (n <= 0) return 0;
 	sb[n] = 0;
-	char *q = strrchr(sb, ')'); /* fields after the command name; starttime is field 22 */
-	if (!q) return 0;
-	int field = 2;
-	for (char *t = q + 1; *t && field < 22; t++) if (*t == ' ') { field++; if (field == 22) return strtoull(t + 1, NULL, 10) == start; }
-	return 0;
+	char *q = strrchr(sb, ')'); /* fields after the command name: the state is field 3, the start time 22 */
+	if (!q || q[1] != ' ' || q[2] == 'Z' || q[2] == 'X') return 0; /* a zombie monitor (a slow reaper) is gone */
+	int field = 2, same = 0;
+	for (char *t = q + 1; *t && field < 22; t++) if (*t == ' ') { field++; if (field == 22) same = strtoull(t + 1, NULL, 10) == start; }
+	if (!same) return 0;
+	/* and init itself is alive */
+	snprintf(path, sizeof path, "/proc/%d/stat", *init);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	n = read(fd, sb, sizeof sb - 1);
+	close(fd);
+	if (n <= 0) return 0;
+	sb[n] = 0;
+	q = strrchr(sb, ')');
+	return q && q[1] == ' ' && q[2] != 'Z' && q[2] != 'X';
 }
 
 /* Loads BASE[/SUB]/NAME/attach.plan; true when it is for LXCPATH (NULL: the default lxcpath). */

@@ -42,7 +42,7 @@ describe("runtime", () => {
     if (!skip) await t.close();
   });
 
-  it("the native front serves a plain attach (same environment and exit status) and stop -k without Bun; everything else goes to the full CLI", () => {
+  it("the native front serves a plain attach (same environment and exit status) and stop -k without Bun; everything else goes to the full CLI", async () => {
     t.ok(["create", "-n", "f", "-t", "busybox"]);
     appendFileSync(`${t.lxcpath}/f/config`, "lxc.environment = FROMCONFIG=yes\n");
     t.ok(["start", "-n", "f"]);
@@ -75,6 +75,13 @@ describe("runtime", () => {
     expect(readdirSync(t.rundir).flatMap((d) => readdirSync(`${t.rundir}/${d}`))).not.toContain("f"); // its run dir is gone
     expect(run(["attach", "-P", t.lxcpath, "-n", "f", "--", "true"]).err).toContain("lxt-bun");
     expect(run(["stop", "-P", t.lxcpath, "-n", "f", "-k"]).err).toContain("lxt-bun");
+    // a monitor killed with SIGKILL (a zombie until this host's slow reaper takes it): not served
+    t.ok(["start", "-n", "f"]);
+    const mon = Number(readFileSync(`${readdirSync(t.rundir).map((d) => `${t.rundir}/${d}/f/state`).find((p) => existsSync(p))!}`, "utf8").split(" ")[2]);
+    process.kill(mon, "SIGKILL");
+    await until(() => !existsSync(`/proc/${mon}`) || /\) [ZX] /.test(readFileSync(`/proc/${mon}/stat`, "utf8")));
+    expect(run(["attach", "-P", t.lxcpath, "-n", "f", "--", "true"]).err).toContain("lxt-bun");
+    expect(t.lxt(["attach", "-n", "f", "--", "true"]).stderr).toContain("f is not running");
     expect(t.lxt(["attach", "-n", "f", "--", "true"]).stderr).toContain("f is not running");
     t.ok(["destroy", "-n", "f"]);
   });
