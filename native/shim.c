@@ -662,6 +662,10 @@ static void cli_request(int i) {
 			set_state("STOPPING", child_pid, -1);
 			kill_deadline = a2 >= 0 ? now_ms() + a2 : 0;
 		}
+		/* thaw FILE VALUE: a frozen container is thawed to be stopped or killed (its tasks take no
+		 * signals while frozen); lxt stop thaws too, the native front's stop -k relies on this */
+		const char *tf = hdr_arg("thaw", 0), *tv = hdr_arg("thaw", 1);
+		if (tf && tv && (!strcmp(cmd, "stop") || a1 == SIGKILL)) { int t = open(tf, O_WRONLY | O_CLOEXEC); if (t >= 0) { if (write(t, tv, strlen(tv)) < 0) {} close(t); } }
 		if (kill(child_pid, a1) < 0) reply(fd, "err %s\n", strerror(errno));
 		else {
 			reply(fd, "ok\n");

@@ -338,6 +338,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
       fastCleanup: hostCleanupNeeded(spec) ? undefined : cg ? monitorCleanup(cg.record()) : { cgroupDirs: [] },
+      thaw: cg ? monitorCleanup(cg.record()).thaw : undefined,
       deviceProgram,
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),

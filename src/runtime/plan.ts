@@ -55,6 +55,8 @@ export interface PlanInput {
    * `lxt __cleanup`, except after a reboot.
    */
   fastCleanup?: { thaw?: [string, string]; cgroupDirs: string[] };
+  /** the freezer file and its thawed value: the monitor thaws before it signals init (frozen tasks take no signals) */
+  thaw?: [string, string];
   /** the monitor stops after clone until the host has done its part (NICs) */
   syncClone?: boolean;
   /** init stops after its setup, before exec, until the host has done its part (start-host hooks) */
@@ -117,6 +119,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (spec.console.logfile && o.mode !== "execute") ops.push(["log", spec.console.logfile, String(spec.console.size), spec.console.rotate ? "1" : "0"]);
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
+  if (o.thaw) ops.push(["thaw", ...o.thaw]);
   if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
   if (o.deviceProgram) ops.push(["devbpf", ...o.deviceProgram]);
   if (o.keepNetns) ops.push(["keepnetns"]);

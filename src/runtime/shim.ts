@@ -23,6 +23,7 @@ export interface StartOptions {
   sharePaths?: Partial<Record<Namespace, string>>;
   cgroupMounts?: CgroupMount[];
   fastCleanup?: PlanInput["fastCleanup"];
+  thaw?: PlanInput["thaw"];
   deviceProgram?: PlanInput["deviceProgram"];
   keepNetns?: boolean;
   seccompFile?: string;

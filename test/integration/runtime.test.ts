@@ -67,7 +67,10 @@ describe("runtime", () => {
       expect(r.code).toBe(127);
       expect(r.err).toContain(`cannot run ${lone}/lxt-bun`);
     }
-    // stop -k is served too: through the monitor's socket, done when the monitor has cleaned up
+    // stop -k is served too: through the monitor's socket, done when the monitor has cleaned up;
+    // a frozen container is thawed by its monitor to be killed
+    t.ok(["freeze", "-n", "f"]);
+    expect(t.ok(["info", "-n", "f", "-s", "-H"]).trim()).toBe("FROZEN");
     const k = run(["stop", "-P", t.lxcpath, "-n", "f", "-k"]);
     expect(k.err).toBe("");
     expect(k.code).toBe(0);
