@@ -78,8 +78,10 @@ export function procsIn(dir: string, out: Set<number> = new Set()): Set<number> 
   return out;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// made on first use: a SharedArrayBuffer costs ~0.3 ms of Bun's start, and most commands never sleep
+let sleeper: Int32Array | undefined;
 export function sleepMs(ms: number): void {
+  sleeper ??= new Int32Array(new SharedArrayBuffer(4));
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
