@@ -27,6 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
+#include <linux/veth.h>
 #include <linux/openat2.h>
 #include <linux/bpf.h>
 #include <linux/filter.h>
@@ -1406,6 +1411,154 @@ static int cmd_front(int argc, char **argv) {
 	return attach_run();
 }
 
+
+/* ---- lxt-shim netlink PLAN: the NIC steps src/net/nic.ts decides, over rtnetlink ----
+ * One process instead of `ip -batch` twice and nsenter (each ~2-3 ms): records
+ *   veth HOST PEER MTU PID   a veth pair, PEER made straight in PID's network namespace
+ *   master DEV BRIDGE        up DEV        netns PID (the records after it act inside)
+ *   rename OLD NEW           hwaddr DEV MAC          mtu DEV N
+ *   addr DEV ADDR/PREFIX [BROADCAST]   (IPv6 without DAD, like `ip ... nodad`)
+ *   route DEV VIA|-          a default route via VIA, or on DEV itself ("-")
+ * A failure prints the step and the kernel's errno and exits 1. */
+struct nlreq { struct nlmsghdr h; char buf[1024]; };
+static int nl_fd = -1;
+static unsigned nl_seq;
+static void nl_attr(struct nlmsghdr *h, unsigned short type, const void *data, size_t len) {
+	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+	a->rta_type = type; a->rta_len = RTA_LENGTH(len);
+	if (len) memcpy(RTA_DATA(a), data, len);
+	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + RTA_ALIGN(a->rta_len);
+}
+static struct rtattr *nl_nest(struct nlmsghdr *h, unsigned short type) {
+	struct rtattr *a = (struct rtattr *)((char *)h + NLMSG_ALIGN(h->nlmsg_len));
+	nl_attr(h, type, NULL, 0);
+	return a;
+}
+static void nl_end(struct nlmsghdr *h, struct rtattr *a) { a->rta_len = (char *)h + h->nlmsg_len - (char *)a; }
+static int nl_talk(struct nlmsghdr *h) { /* send, read the ack: 0 or -1 with errno */
+	if (nl_fd < 0 && (nl_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) < 0) return -1;
+	h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = ++nl_seq;
+	if (send(nl_fd, h, h->nlmsg_len, 0) < 0) return -1;
+	char b[4096];
+	for (;;) {
+		ssize_t n = recv(nl_fd, b, sizeof b, 0);
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0) return -1;
+		for (struct nlmsghdr *r = (struct nlmsghdr *)b; NLMSG_OK(r, (unsigned)n); r = NLMSG_NEXT(r, n)) {
+			if (r->nlmsg_seq != nl_seq || r->nlmsg_type != NLMSG_ERROR) continue;
+			int e = ((struct nlmsgerr *)NLMSG_DATA(r))->error;
+			if (e) { errno = -e; return -1; }
+			return 0;
+		}
+	}
+}
+static void nl_link(struct nlreq *q, int type, int flags, int ifindex) {
+	memset(q, 0, sizeof *q);
+	q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	q->h.nlmsg_type = type; q->h.nlmsg_flags = flags;
+	struct ifinfomsg *i = NLMSG_DATA(&q->h);
+	i->ifi_family = AF_UNSPEC; i->ifi_index = ifindex;
+}
+static int nl_index(const char *dev) { int i = (int)if_nametoindex(dev); if (!i) errno = ENODEV; return i; }
+static void nl_die(char **a, int argc) {
+	char w[512] = ""; size_t l = 0;
+	for (int i = 0; i < argc && l < sizeof w - 2; i++) l += snprintf(w + l, sizeof w - l, "%s%s", i ? " " : "", a[i]);
+	fprintf(stderr, "%s: %s\n", w, strerror(errno));
+	exit(1);
+}
+static int cmd_netlink(const char *plan) {
+	plain_errors = 1;
+	load_plan(plan);
+	for (int r = 0; r < nrec; r++) {
+		char **a = recs[r].argv; const char *op = recs[r].op;
+		char *all[MAXARG + 1]; all[0] = (char *)op;
+		for (int k = 0; k < recs[r].argc && k < MAXARG; k++) all[k + 1] = a[k];
+		int na = recs[r].argc + 1;
+		struct nlreq q;
+		if (!strcmp(op, "netns")) {
+			char p[64]; snprintf(p, sizeof p, "/proc/%s/ns/net", a[0]);
+			int fd = open(p, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) nl_die(all, na);
+			close(fd);
+			if (nl_fd >= 0) { close(nl_fd); nl_fd = -1; } /* the socket belongs to the namespace it was made in */
+		} else if (!strcmp(op, "veth")) { /* HOST PEER MTU PID */
+			nl_link(&q, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
+			unsigned mtu = (unsigned)atoi(a[2]);
+			nl_attr(&q.h, IFLA_IFNAME, a[0], strlen(a[0]) + 1);
+			if (mtu) nl_attr(&q.h, IFLA_MTU, &mtu, sizeof mtu);
+			struct rtattr *li = nl_nest(&q.h, IFLA_LINKINFO);
+			nl_attr(&q.h, IFLA_INFO_KIND, "veth", 4);
+			struct rtattr *data = nl_nest(&q.h, IFLA_INFO_DATA);
+			struct rtattr *peer = nl_nest(&q.h, VETH_INFO_PEER);
+			struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
+			memcpy((char *)&q.h + q.h.nlmsg_len, &pi, sizeof pi); /* the peer's ifinfomsg */
+			q.h.nlmsg_len += NLMSG_ALIGN(sizeof pi);
+			nl_attr(&q.h, IFLA_IFNAME, a[1], strlen(a[1]) + 1);
+			if (mtu) nl_attr(&q.h, IFLA_MTU, &mtu, sizeof mtu);
+			unsigned pid = (unsigned)atoi(a[3]);
+			nl_attr(&q.h, IFLA_NET_NS_PID, &pid, sizeof pid);
+			nl_end(&q.h, peer); nl_end(&q.h, data); nl_end(&q.h, li);
+			if (nl_talk(&q.h) < 0) nl_die(all, na);
+		} else if (!strcmp(op, "master") || !strcmp(op, "up") || !strcmp(op, "rename") || !strcmp(op, "mtu") || !strcmp(op, "hwaddr")) {
+			int idx = nl_index(a[0]);
+			if (!idx) nl_die(all, na);
+			nl_link(&q, RTM_NEWLINK, 0, idx);
+			struct ifinfomsg *i = NLMSG_DATA(&q.h);
+			if (!strcmp(op, "up")) { i->ifi_flags = IFF_UP; i->ifi_change = IFF_UP; }
+			else if (!strcmp(op, "master")) { int m = nl_index(a[1]); if (!m) nl_die(all, na); nl_attr(&q.h, IFLA_MASTER, &m, sizeof m); }
+			else if (!strcmp(op, "rename")) nl_attr(&q.h, IFLA_IFNAME, a[1], strlen(a[1]) + 1);
+			else if (!strcmp(op, "mtu")) { unsigned m = (unsigned)atoi(a[1]); nl_attr(&q.h, IFLA_MTU, &m, sizeof m); }
+			else {
+				unsigned char mac[6]; unsigned v[6];
+				if (sscanf(a[1], "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) { errno = EINVAL; nl_die(all, na); }
+				for (int k = 0; k < 6; k++) mac[k] = (unsigned char)v[k];
+				nl_attr(&q.h, IFLA_ADDRESS, mac, 6);
+			}
+			if (nl_talk(&q.h) < 0) nl_die(all, na);
+		} else if (!strcmp(op, "addr")) { /* DEV ADDR/PREFIX [BROADCAST] */
+			int idx = nl_index(a[0]);
+			if (!idx) nl_die(all, na);
+			char ip[64]; snprintf(ip, sizeof ip, "%s", a[1]);
+			char *sl = strchr(ip, '/'); int pfx = sl ? atoi(sl + 1) : -1; if (sl) *sl = 0;
+			unsigned char bin[16]; int v6 = strchr(ip, ':') != NULL;
+			if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, bin) != 1) { errno = EINVAL; nl_die(all, na); }
+			memset(&q, 0, sizeof q);
+			q.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+			q.h.nlmsg_type = RTM_NEWADDR; q.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+			struct ifaddrmsg *m = NLMSG_DATA(&q.h);
+			m->ifa_family = v6 ? AF_INET6 : AF_INET; m->ifa_prefixlen = pfx < 0 ? (v6 ? 128 : 32) : pfx; m->ifa_index = idx;
+			if (v6) m->ifa_flags = IFA_F_NODAD;
+			nl_attr(&q.h, IFA_LOCAL, bin, v6 ? 16 : 4);
+			nl_attr(&q.h, IFA_ADDRESS, bin, v6 ? 16 : 4);
+			if (!v6 && recs[r].argc > 2) {
+				unsigned char bc[4];
+				if (inet_pton(AF_INET, a[2], bc) != 1) { errno = EINVAL; nl_die(all, na); }
+				nl_attr(&q.h, IFA_BROADCAST, bc, 4);
+			}
+			if (nl_talk(&q.h) < 0) nl_die(all, na);
+		} else if (!strcmp(op, "route")) { /* DEV VIA|- [6] */
+			int idx = nl_index(a[0]);
+			if (!idx) nl_die(all, na);
+			int v6 = strcmp(a[1], "-") ? strchr(a[1], ':') != NULL : recs[r].argc > 2 && !strcmp(a[2], "6");
+			memset(&q, 0, sizeof q);
+			q.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
+			q.h.nlmsg_type = RTM_NEWROUTE; q.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+			struct rtmsg *rt = NLMSG_DATA(&q.h);
+			rt->rtm_family = v6 ? AF_INET6 : AF_INET; rt->rtm_table = RT_TABLE_MAIN; rt->rtm_protocol = RTPROT_BOOT;
+			rt->rtm_type = RTN_UNICAST; rt->rtm_scope = strcmp(a[1], "-") ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+			nl_attr(&q.h, RTA_OIF, &idx, sizeof idx);
+			if (strcmp(a[1], "-")) {
+				unsigned char gw[16];
+				if (inet_pton(v6 ? AF_INET6 : AF_INET, a[1], gw) != 1) { errno = EINVAL; nl_die(all, na); }
+				nl_attr(&q.h, RTA_GATEWAY, gw, v6 ? 16 : 4);
+			}
+			if (nl_talk(&q.h) < 0) nl_die(all, na);
+		} else { errno = EINVAL; nl_die(all, na); }
+	}
+	return 0;
+}
+
 /* idmap-probe PATH: can this kernel and PATH's filesystem give an idmapped mount
  * of PATH? A child in a fresh user namespace (mapped to nobody) lends its
  * namespace; exit 0 when the mount could be made, else the errno's text. */
@@ -1452,6 +1605,7 @@ int main(int argc, char **argv) {
 	if (argc == 5 && !strcmp(argv[1], "console")) return cmd_console(argv[2], atoi(argv[3]), argv[4][0]);
 	if (argc == 3 && !strcmp(argv[1], "usernsexec")) return cmd_usernsexec(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "idmap-probe")) return cmd_idmap_probe(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "netlink")) return cmd_netlink(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "devbpf")) { /* devbpf CGROUPDIR PROGFILE */
 		char err[600];
 		if (attach_devbpf(argv[2], argv[3], err, sizeof err) == 0) return 0;

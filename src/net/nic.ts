@@ -1,13 +1,17 @@
 // lxc.net.N: the container's network interfaces, made by the host between
 // clone and the container's setup (the shim's "clone" sync point), so init
-// finds its network configured. Two `ip -batch` runs do it all: one on the
-// host (make the devices, attach host sides, move the container sides into
-// the new network namespace under temporary names), one inside through
-// nsenter (names, MACs, MTUs, addresses, up, routes).
+// finds its network configured. Two steps: one on the host (make the
+// devices, attach host sides, move the container sides into the new network
+// namespace under temporary names), one inside (names, MACs, MTUs,
+// addresses, up, routes) — veth NICs through the shim's rtnetlink executor
+// (`lxt-shim netlink`), other types with `ip -batch` (inside via nsenter).
 //
 // Everything made is recorded in RUNDIR/net.json before it is made, so the
 // teardown (on stop, after a crash, after a failed start) knows what to undo.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { encodePlan, type Op } from "../runtime/encode.ts";
+import { shimPath } from "../runtime/statefile.ts";
 import type { ContainerSpec, IpAddress, NicSpec } from "../spec/types.ts";
 import { errorMessage, LxtError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
@@ -138,6 +142,48 @@ export function hostRouteBatch(plans: NicPlan[]): string[] {
   return lines;
 }
 
+/**
+ * veth NICs (the common case: every default container has one) go through
+ * the shim's rtnetlink executor instead of `ip -batch` + nsenter: the same
+ * steps, one static process each side (~1 ms against ~3 ms per `ip`).
+ * Other NIC types keep the `ip` path.
+ */
+export function netlinkSteps(plans: NicPlan[], pid: number, autoGw: (nic: NicSpec, v6: boolean) => string | undefined): { host: Op[]; inside: Op[] } | undefined {
+  if (!plans.length || !plans.every((p) => p.nic.type === "veth" && p.host)) return undefined;
+  const host: Op[] = [];
+  for (const { nic, tmp, host: dev } of plans) {
+    host.push(["veth", dev!, tmp, String(nic.mtu ?? 0), String(pid)]);
+    if (nic.link && nic.veth?.mode !== "router") host.push(["master", dev!, nic.link]);
+    host.push(["up", dev!]);
+  }
+  const inside: Op[] = [["netns", String(pid)]];
+  for (const { nic, name, tmp } of plans) {
+    if (tmp !== name) inside.push(["rename", tmp, name]);
+    if (nic.hwaddr) inside.push(["hwaddr", name, expandMac(nic.hwaddr)]);
+    for (const a of nic.ipv4) inside.push(["addr", name, `${a.address}/${a.prefix}`, ...(a.broadcast ? [a.broadcast] : [])]);
+    for (const a of nic.ipv6) inside.push(["addr", name, `${a.address}/${a.prefix}`]);
+    if (nic.flagsUp) inside.push(["up", name]);
+  }
+  for (const { nic, name } of plans) {
+    if (!nic.flagsUp) continue;
+    for (const [gw, v6] of [[nic.ipv4Gateway, false], [nic.ipv6Gateway, true]] as const) {
+      if (!gw) continue;
+      if (gw === "dev") inside.push(["route", name, "-", v6 ? "6" : "4"]);
+      else {
+        const via = gw === "auto" ? autoGw(nic, v6) : gw;
+        if (via) inside.push(["route", name, via]);
+      }
+    }
+  }
+  return { host, inside };
+}
+
+function netlink(ops: Op[]): void {
+  if (!ops.length) return;
+  const r = Bun.spawnSync([shimPath(), "netlink", "-"], { stdin: encodePlan(ops), stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(r.stderr.toString().trim() || `the shim exited with ${r.exitCode}`);
+}
+
 function ipBatch(lines: string[], netnsOf?: number): void {
   if (!lines.length) return;
   const argv = netnsOf ? ["nsenter", `--net=/proc/${netnsOf}/ns/net`, "ip", "-batch", "-"] : ["ip", "-batch", "-"];
@@ -148,13 +194,11 @@ function ipBatch(lines: string[], netnsOf?: number): void {
   }
 }
 
-/** The host side's first address of `link` (ipv4.gateway = auto), as LXC takes it. */
+/** The host side's first global address of `link` (ipv4.gateway = auto), as LXC takes it. */
 function linkAddress(link: string | undefined, v6: boolean): string | undefined {
   if (!link) return undefined;
-  const r = run(["ip", "-j", v6 ? "-6" : "-4", "addr", "show", "dev", link], { allowFail: true });
-  if (r.status !== 0) return undefined;
-  const j = JSON.parse(r.stdout || "[]") as Array<{ addr_info: Array<{ local: string; scope: string }> }>;
-  return j[0]?.addr_info.find((a) => a.scope === "global")?.local;
+  const addrs = networkInterfaces()[link] ?? [];
+  return addrs.find((a) => a.family === (v6 ? "IPv6" : "IPv4") && !a.internal && !(v6 && /^fe80:/i.test(a.address)))?.address;
 }
 
 function writeRecord(rundir: string, rec: NetRecord): void {
@@ -207,13 +251,17 @@ export function setupNetwork(spec: ContainerSpec, pid: number, rundir: string, o
   const merged = () => ({ hostDevices: [...prev.hostDevices, ...rec.hostDevices], phys: [...prev.phys, ...rec.phys], down: [...prev.down, ...rec.down] });
   writeRecord(rundir, merged());
   try {
+    const gw = (nic: NicSpec, v6: boolean) => linkAddress(nic.link, v6);
+    const nl = netlinkSteps(plans, pid, gw);
     try {
-      ipBatch(hostBatch(plans, pid));
+      if (nl) netlink(nl.host);
+      else ipBatch(hostBatch(plans, pid));
     } catch (e) {
       throw new LxtError(`network: making the interfaces (${plans.map((p) => `lxc.net.${p.nic.index} ${p.nic.type}`).join(", ")}) failed: ${errorMessage(e)}`, "check the lxc.net.N.link devices and that the kernel has that interface type");
     }
     try {
-      ipBatch(insideBatch(plans, (nic, v6) => linkAddress(nic.link, v6)), pid);
+      if (nl) netlink(nl.inside);
+      else ipBatch(insideBatch(plans, gw), pid);
     } catch (e) {
       throw new LxtError(`network: configuring the interfaces inside failed: ${errorMessage(e)}`, "check lxc.net.N.ipv4.address/gateway, hwaddr and mtu");
     }
