@@ -1,12 +1,30 @@
 // The pure parts of the network layer: naming, the two ip -batch scripts,
-// the managed bridge's address arithmetic.
+// the netlink steps for veth NICs, the managed bridge's address arithmetic.
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../src/config/load.ts";
 import { dhcpRange, overlapsRoutes } from "../../src/net/bridge.ts";
-import { hostBatch, hostRouteBatch, insideBatch, planNics } from "../../src/net/nic.ts";
+import { hostBatch, hostRouteBatch, insideBatch, netlinkSteps, planNics } from "../../src/net/nic.ts";
 import { specFromConfig } from "../../src/spec/fromLxcConfig.ts";
 
 const mk = (text: string) => specFromConfig(loadConfig("/t/config", { text }), { name: "c", lxcpath: "/l", configPath: "/t/config" });
+
+describe("netlink steps (veth NICs only)", () => {
+  const veth = mk(["lxc.net.0.type = veth", "lxc.net.0.link = br0", "lxc.net.0.flags = up", "lxc.net.0.veth.pair = vhost0", "lxc.net.0.mtu = 1400",
+    "lxc.net.0.hwaddr = 00:16:3e:aa:bb:cc", "lxc.net.0.ipv4.address = 10.1.2.3/24 10.1.2.255", "lxc.net.0.ipv4.gateway = auto", "lxc.net.0.ipv6.address = fd00:1::3/64", "lxc.net.0.ipv6.gateway = dev"].join("\n"));
+  test("host: the pair with its peer in the namespace, on the bridge, up; inside: name, MAC, addresses, up, then routes", () => {
+    const p = planNics(veth);
+    const s = netlinkSteps(p, 4242, (_n, v6) => (v6 ? undefined : "10.1.2.1"))!;
+    expect(s.host).toEqual([["veth", "vhost0", p[0]!.tmp, "1400", "4242"], ["master", "vhost0", "br0"], ["up", "vhost0"]]);
+    expect(s.inside).toEqual([
+      ["netns", "4242"], ["rename", p[0]!.tmp, "eth0"], ["hwaddr", "eth0", "00:16:3e:aa:bb:cc"],
+      ["addr", "eth0", "10.1.2.3/24", "10.1.2.255"], ["addr", "eth0", "fd00:1::3/64"], ["up", "eth0"],
+      ["route", "eth0", "10.1.2.1"], ["route", "eth0", "-", "6"],
+    ]);
+  });
+  test("any other NIC type keeps the ip path", () => {
+    expect(netlinkSteps(planNics(mk("lxc.net.0.type = macvlan\nlxc.net.0.link = eth9\n")), 1, () => undefined)).toBeUndefined();
+  });
+});
 
 describe("network plans", () => {
   const spec = mk(
