@@ -12,7 +12,7 @@ import { run } from "../util/exec.ts";
 import { Revert } from "../util/revert.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 import { rewriteConfig } from "./copy.ts";
-import { idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
+import { asContainerRoot, asSubidRoot, ensureLxcpath, idmapsOf, openToMappedRoot, settleIdmapped, userIdmaps } from "./create.ts";
 import { loadSpec, status } from "./state.ts";
 
 const TAR = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"];
@@ -80,30 +80,45 @@ export async function importContainer(ctx: Context, file: string, o: { name?: st
   const name = checkName(o.name ?? meta.name);
   if (isDefined(ctx, name)) throw new LxtError(`Container ${name} already exists`, "import it under another name with -n");
   const dir = containerDir(ctx, name);
+  // an ordinary user: an unprivileged container on a dir store, its files unpacked as its
+  // root (owner k in the archive is the container's k), /dev left to autodev
+  const user = (process.getuid?.() ?? 0) !== 0;
+  const src = parseRootfs(meta.rootfs).type;
+  const type = (o.bdev ?? (src === "overlay" || src === "blockdev" || user ? "dir" : src)) as StoreType;
+  if (user && type !== "dir") throw new LxtError(`import ${name}: an ordinary user's containers are on dir stores`, "drop -B");
+  const unpack = (args: string[], what: string) =>
+    user
+      ? asContainerRoot(["tar", "-x", "-p", "-f", file, "--numeric-owner", "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability", ...args], what)
+      : tar(["-x", "-p", "-f", file, ...TAR, ...args], what);
   const r = new Revert();
   try {
+    ensureLxcpath(ctx);
     mkdirSync(dir, { recursive: true, mode: 0o770 });
     r.add(() => rmSync(dir, { recursive: true, force: true }));
-    const src = parseRootfs(meta.rootfs).type;
-    const type = (o.bdev ?? (src === "overlay" || src === "blockdev" ? "dir" : src)) as StoreType;
+    if (user) r.add(() => asSubidRoot(["rm", "-rf", dir], `remove ${dir}`));
     const rootfs = createStore(type, dir, name, o.store ?? {});
     r.add(() => destroyStore(rootfs));
     const view = hostView(rootfs, dir);
     const um = mountOnHost(rootfs, view);
     try {
-      tar(["-x", "-p", "-f", file, ...TAR, "-C", view, "--strip-components=1", "--wildcards", "rootfs/*"], "unpack the rootfs");
+      unpack(["-C", view, "--strip-components=1", "--wildcards", ...(user ? ["--exclude=rootfs/dev/*"] : []), "rootfs/*"], "unpack the rootfs");
+      if (user) asContainerRoot(["chown", "0:0", view], "give the rootfs to the container's root");
     } finally {
       um();
     }
     tar(["-x", "-p", "-f", file, "-C", dir, "--exclude=rootfs", "--exclude=rootfs/*", "--exclude=snaps/*/rootfs", "--exclude=snaps/*/rootfs/*", "--exclude=lxt-export.json"], "unpack the config");
-    writeFileSync(configPath(ctx, name), rewriteConfig(readFileSync(configPath(ctx, name), "utf8"), { oldDir: meta.dir, newDir: dir, oldName: meta.name, newName: name, rootfs, keepMac: true }));
+    let text = rewriteConfig(readFileSync(configPath(ctx, name), "utf8"), { oldDir: meta.dir, newDir: dir, oldName: meta.name, newName: name, rootfs, keepMac: true });
+    // the user's own ids, whatever the exporter mapped (its files were unpacked for them)
+    if (user) text = `${text.replace(/^\s*lxc\.idmap\s*=.*\n?/gm, "").replace(/^(\s*lxc\.rootfs\.options\s*=.*?),?\bidmap=container\b/m, "$1").replace(/\n*$/, "\n")}${userIdmaps()}`;
+    writeFileSync(configPath(ctx, name), text);
     settleIdmapped(configPath(ctx, name), rootfs, dir);
     openToMappedRoot(dir, idmapsOf(readFileSync(configPath(ctx, name), "utf8")));
     if (existsSync(`${dir}/snaps`))
       for (const s of readdirSync(`${dir}/snaps`)) {
         const sdir = `${dir}/snaps/${s}`;
         const srs = createStore("dir", sdir, s, {});
-        tar(["-x", "-p", "-f", file, ...TAR, "-C", `${sdir}/rootfs`, "--strip-components=3", "--wildcards", `snaps/${s}/rootfs/*`], `unpack snapshot ${s}`);
+        unpack(["-C", `${sdir}/rootfs`, "--strip-components=3", "--wildcards", ...(user ? [`--exclude=snaps/${s}/rootfs/dev/*`] : []), `snaps/${s}/rootfs/*`], `unpack snapshot ${s}`);
+        if (user) asContainerRoot(["chown", "0:0", `${sdir}/rootfs`], "give the snapshot to the container's root");
         writeFileSync(`${sdir}/config`, rewriteConfig(readFileSync(`${sdir}/config`, "utf8"), { oldDir: meta.dir, newDir: dir, oldName: meta.name, newName: name, rootfs: srs, keepMac: true }));
       }
     r.success();

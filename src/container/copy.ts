@@ -10,7 +10,7 @@
 // same way: native on btrfs and lvm thin, a full copy otherwise; a running
 // container is frozen while its snapshot is taken.
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { asSubidRoot, idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
+import { asSubidRoot, ensureLxcpath, idmapsOf, openToMappedRoot, settleIdmapped } from "./create.ts";
 import { createStore, createUpperImage, destroyStore, hostView, mountOnHost, overlayParts, parseRootfs, type StoreType } from "../storage/index.ts";
 import { errorMessage, LxtError, NotFoundError, StateError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
@@ -145,6 +145,7 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
   const newDir = containerDir(newCtx, newName);
   const r = new Revert();
   try {
+    ensureLxcpath(newCtx);
     mkdirSync(newDir, { recursive: true, mode: 0o770 });
     r.add(() => rmSync(newDir, { recursive: true, force: true }));
     let rootfs: string;

@@ -49,8 +49,17 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
 
 const unprivileged = () => (process.getuid?.() ?? 0) !== 0;
 
+/**
+ * Makes the lxcpath when missing so that a container's mapped root can pass
+ * through it: 0755 as root (as LXC makes it), 0751 for an ordinary user (the
+ * dirs on the way in its home too).
+ */
+export function ensureLxcpath(ctx: Context): void {
+  if (!existsSync(ctx.lxcpath)) mkdirSync(ctx.lxcpath, { recursive: true, mode: unprivileged() ? 0o751 : 0o755 });
+}
+
 /** lxc.idmap lines for the calling user from /etc/subuid and /etc/subgid (as LXC wants them in ~/.config/lxc/default.conf). */
-function userIdmaps(): string {
+export function userIdmaps(): string {
   const uid = process.getuid!();
   const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
   const u = subordinateRanges("/etc/subuid", user, uid)[0];
@@ -204,9 +213,7 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
   const r = new Revert();
   try {
     const existed = existsSync(dir);
-    // an ordinary user's lxcpath must let the container's root (another uid) through
-    // (as root: 0755, as LXC makes it, so a container's mapped root can pass through)
-    if (!existsSync(ctx.lxcpath)) mkdirSync(ctx.lxcpath, { recursive: true, mode: unprivileged() ? 0o751 : 0o755 });
+    ensureLxcpath(ctx);
     mkdirSync(dir, { recursive: true, mode: 0o770 });
     if (!existed) r.add(() => rmSync(dir, { recursive: true, force: true }));
     else r.add(() => { rmSync(rootfs, { recursive: true, force: true }); rmSync(configPath(ctx, name), { force: true }); });

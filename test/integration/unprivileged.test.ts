@@ -205,4 +205,33 @@ describe("unprivileged containers of an ordinary user", () => {
       rmSync(`${img.layout}/..`, { recursive: true, force: true });
     }
   });
+
+  it("an export made by root imported by an ordinary user: its own ids, unprivileged, /dev left to autodev, snapshots too", () => {
+    const tmp = mkdtempSync("/tmp/lxt-it-uexp-");
+    const rootEnv = { ...(process.env as Record<string, string>), LXT_RUNDIR: `${tmp}/run`, LXT_DEFAULT_CONFIG: `${tmp}/none.conf` };
+    const asRoot = (...args: string[]) => Bun.spawnSync([LXT, args[0]!, "-P", `${tmp}/lxc`, ...args.slice(1)], { env: rootEnv, stderr: "pipe" });
+    try {
+      expect(asRoot("create", "-n", "g", "-t", "busybox").exitCode).toBe(0);
+      writeFileSync(`${tmp}/lxc/g/rootfs/etc/motd`, "golden\n");
+      sh(`mknod ${tmp}/lxc/g/rootfs/dev/null2 c 1 3`); // a node in /dev: left out for a user namespace
+      expect(asRoot("snapshot", "-n", "g").exitCode).toBe(0);
+      expect(asRoot("export", "-n", "g", `${tmp}/g.tar.gz`, "--snapshots").exitCode).toBe(0);
+      sh(`chmod 755 ${tmp} && chmod 644 ${tmp}/g.tar.gz`);
+      const i = lxt("import", `${tmp}/g.tar.gz`, "-n", "mine");
+      expect(i.err).toBe("");
+      const cfg = readFileSync(`${home}/.local/share/lxt/mine/config`, "utf8");
+      const sub = Number(/^lxc\.idmap = u 0 (\d+)/m.exec(cfg)![1]);
+      expect(statSync(`${home}/.local/share/lxt/mine/rootfs/etc/motd`).uid).toBe(sub);
+      expect(existsSync(`${home}/.local/share/lxt/mine/rootfs/dev/null2`)).toBe(false);
+      expect(lxt("start", "-n", "mine").code).toBe(0);
+      expect(lxt("attach", "-n", "mine", "--", "sh", "-c", "'stat -c %u / /etc/motd; cat /etc/motd; touch /root/x && echo w'").out.trim().split("\n")).toEqual(["0", "0", "golden", "w"]);
+      expect(lxt("stop", "-n", "mine", "-k").code).toBe(0);
+      expect(lxt("snapshot", "-n", "mine", "-L").out).toMatch(/^snap0 /m);
+      expect(lxt("destroy", "-n", "mine", "-s").code).toBe(0);
+      expect(existsSync(`${home}/.local/share/lxt/mine`)).toBe(false);
+    } finally {
+      asRoot("destroy", "-n", "g", "-s");
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
