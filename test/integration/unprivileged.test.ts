@@ -187,8 +187,9 @@ describe("unprivileged containers of an ordinary user", () => {
   });
 
   it("an OCI image for an ordinary user: layers in its own cache, owned by its containers' ids, whiteouts and opaque dirs honoured, the entrypoint run", () => {
-    const img = buildImage(mkdtempSync("/tmp/lxt-it-uimg-"));
-    sh(`chmod -R a+rX ${img.layout}/..`);
+    const imgDir = mkdtempSync("/tmp/lxt-it-uimg-");
+    const img = buildImage(imgDir);
+    sh(`chmod -R a+rX ${imgDir}`);
     try {
       const c = lxt("create", "-n", "o", "-t", "oci", "--", "--url", `oci:${img.layout}:latest`);
       expect(c.code).toBe(0);
@@ -202,7 +203,7 @@ describe("unprivileged containers of an ordinary user", () => {
       expect(r.code).toBe(3);
       expect(lxt("destroy", "-n", "o").code).toBe(0);
     } finally {
-      rmSync(`${img.layout}/..`, { recursive: true, force: true });
+      rmSync(imgDir, { recursive: true, force: true });
     }
   });
 
