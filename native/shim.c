@@ -119,6 +119,24 @@ static void die(const char *step, const char *what) {
 	_exit(126);
 }
 
+/* Plan records OP \0 ARGC \0 ARG... from BUF into recs; NULL, or what is wrong. */
+static const char *parse_plan(char *buf, size_t len) {
+	char *p = buf, *end = buf + len;
+	nrec = 0;
+	while (p < end && nrec < MAXREC) {
+		struct rec *r = &recs[nrec++];
+		r->op = p; p += strnlen(p, end - p) + 1;
+		if (p >= end) return "truncated record";
+		r->argc = atoi(p); p += strnlen(p, end - p) + 1;
+		if (r->argc < 0 || r->argc > MAXARG) return "bad argc";
+		r->argv = calloc(r->argc + 1, sizeof(char *));
+		for (int i = 0; i < r->argc; i++) {
+			if (p >= end) return "truncated args";
+			r->argv[i] = p; p += strnlen(p, end - p) + 1;
+		}
+	}
+	return NULL;
+}
 static void load_plan(const char *path) { /* a file, or a pipe (/dev/stdin): read to EOF */
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0; /* "-": stdin */
 	if (fd < 0) die("plan", path);
@@ -134,19 +152,9 @@ static void load_plan(const char *path) { /* a file, or a pipe (/dev/stdin): rea
 		len += r;
 	}
 	close(fd);
-	char *p = buf, *end = buf + len;
-	while (p < end && nrec < MAXREC) {
-		struct rec *r = &recs[nrec++];
-		r->op = p; p += strlen(p) + 1;
-		if (p >= end) { errno = EINVAL; die("plan", "truncated record"); }
-		r->argc = atoi(p); p += strlen(p) + 1;
-		if (r->argc < 0 || r->argc > MAXARG) { errno = EINVAL; die("plan", "bad argc"); }
-		r->argv = calloc(r->argc + 1, sizeof(char *));
-		for (int i = 0; i < r->argc; i++) {
-			if (p >= end) { errno = EINVAL; die("plan", "truncated args"); }
-			r->argv[i] = p; p += strlen(p) + 1;
-		}
-	}
+	buf[len] = 0;
+	const char *bad = parse_plan(buf, len);
+	if (bad) { errno = EINVAL; die("plan", bad); }
 }
 
 static const char *hdr_arg(const char *op, int n) { /* arg n of the first record named op */
@@ -168,18 +176,26 @@ static void write_file(const char *path, const char *val, const char *step) {
 
 /* ---- the monitor's state file: "STATE INITPID MONITORPID MONSTART EXIT" ---- */
 static char rundir[1024];
-static unsigned long long self_start(void) {
-	char b[1024]; int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return 0;
+/* /proc/PID/stat (PID 0: ours): the state letter (field 3) and the start
+ * time (field 22); -1 when the process is gone. */
+static int proc_stat(int pid, char *state, unsigned long long *start) {
+	char path[64], b[1024];
+	if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid); else snprintf(path, sizeof path, "/proc/self/stat");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
 	ssize_t n = read(fd, b, sizeof b - 1); close(fd);
-	if (n <= 0) return 0;
+	if (n <= 0) return -1;
 	b[n] = 0;
-	char *p = strrchr(b, ')');
-	if (!p) return 0;
-	/* field 22 (starttime); p points at field 2's end */
-	int field = 2; unsigned long long v = 0;
-	for (char *t = strtok(p + 1, " "); t; t = strtok(NULL, " ")) { if (++field == 22) { v = strtoull(t, 0, 10); break; } }
-	return v;
+	char *p = strrchr(b, ')'); /* after the command name, which may hold spaces */
+	if (!p || p[1] != ' ') return -1;
+	*state = p[2];
+	int field = 2; char *save = NULL;
+	for (char *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) if (++field == 22) { *start = strtoull(t, 0, 10); return 0; }
+	return -1;
+}
+static unsigned long long self_start(void) {
+	char st; unsigned long long v = 0;
+	return proc_stat(0, &st, &v) == 0 ? v : 0;
 }
 static void set_state(const char *state, pid_t init, int exitst) {
 	if (!rundir[0]) return;
@@ -653,6 +669,15 @@ static void reply(int fd, const char *fmt, ...) {
 	int n = vsnprintf(b, sizeof b, fmt, ap); va_end(ap);
 	if (n > 0 && write(fd, b, n) < 0) {}
 }
+/* thaw FILE VALUE: signals do not reach frozen tasks; a frozen container is
+ * thawed to be stopped, killed or cleaned up (lxt stop thaws too; the native
+ * front's stop -k relies on this) */
+static void thaw_container(void) {
+	const char *tf = hdr_arg("thaw", 0), *tv = hdr_arg("thaw", 1);
+	if (!tf || !tv) return;
+	int t = open(tf, O_WRONLY | O_CLOEXEC);
+	if (t >= 0) { if (write(t, tv, strlen(tv)) < 0) {} close(t); }
+}
 static void cli_request(int i) {
 	char b[256]; ssize_t n = read(cli[i].fd, b, sizeof b - 1);
 	if (n <= 0) { cli_close(i); return; }
@@ -667,10 +692,7 @@ static void cli_request(int i) {
 			set_state("STOPPING", child_pid, -1);
 			kill_deadline = a2 >= 0 ? now_ms() + a2 : 0;
 		}
-		/* thaw FILE VALUE: a frozen container is thawed to be stopped or killed (its tasks take no
-		 * signals while frozen); lxt stop thaws too, the native front's stop -k relies on this */
-		const char *tf = hdr_arg("thaw", 0), *tv = hdr_arg("thaw", 1);
-		if (tf && tv && (!strcmp(cmd, "stop") || a1 == SIGKILL)) { int t = open(tf, O_WRONLY | O_CLOEXEC); if (t >= 0) { if (write(t, tv, strlen(tv)) < 0) {} close(t); } }
+		if (!strcmp(cmd, "stop") || a1 == SIGKILL) thaw_container();
 		if (kill(child_pid, a1) < 0) reply(fd, "err %s\n", strerror(errno));
 		else {
 			reply(fd, "ok\n");
@@ -774,12 +796,11 @@ static int rm_tree(const char *dir) { /* rmdir depth first (cgroups the containe
 	closedir(d);
 	return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
 }
-static int fast_cleanup(struct rec *r) { /* fastcleanup THAWFILE THAWVALUE CGROUPDIR... */
-	if (r->argc < 2) return -1;
-	if (r->argv[0][0]) { int fd = open(r->argv[0], O_WRONLY | O_CLOEXEC); if (fd >= 0) { if (write(fd, r->argv[1], strlen(r->argv[1])) < 0) {} close(fd); } }
+static int fast_cleanup(struct rec *r) { /* fastcleanup CGROUPDIR... */
+	thaw_container();
 	for (int attempt = 0; attempt < 40; attempt++) {
 		int busy = 0;
-		for (int j = 2; j < r->argc; j++) {
+		for (int j = 0; j < r->argc; j++) {
 			kill_tree(r->argv[j]);
 			if (rm_tree(r->argv[j]) < 0) { if (errno != EBUSY) return -1; busy = 1; }
 		}
@@ -1228,23 +1249,9 @@ static int front_load(const char *path) {
 	if (!buf || read(fd, buf, st.st_size) != st.st_size) { close(fd); return -1; }
 	close(fd);
 	buf[st.st_size] = 0;
-	char *p = buf, *end = buf + st.st_size;
-	nrec = 0;
-	while (p < end && nrec < MAXREC - 1) {
-		struct rec *r = &recs[nrec++];
-		r->op = p; p += strlen(p) + 1;
-		if (p >= end) return -1;
-		r->argc = atoi(p); p += strlen(p) + 1;
-		if (r->argc < 0 || r->argc > MAXARG) return -1;
-		r->argv = calloc(r->argc + 1, sizeof(char *));
-		for (int i = 0; i < r->argc; i++) {
-			if (p >= end) return -1;
-			r->argv[i] = p; p += strlen(p) + 1;
-		}
-	}
+	if (parse_plan(buf, st.st_size)) return -1;
 	return nrec > 0 && !strcmp(recs[0].op, "lxcpath") && recs[0].argc == 2 ? 0 : -1;
 }
-
 /* RUNDIR/state says RUNNING and its monitor is the live process it names. */
 static int front_running(const char *rundir, int *init) {
 	char path[8400], buf[256];
@@ -1255,33 +1262,12 @@ static int front_running(const char *rundir, int *init) {
 	close(fd);
 	if (n <= 0) return 0;
 	buf[n] = 0;
-	char state[32]; int mon; unsigned long long start;
+	char state[32]; int mon; unsigned long long start, s2;
 	if (sscanf(buf, "%31s %d %d %llu", state, init, &mon, &start) != 4 || strcmp(state, "RUNNING") || *init <= 0 || mon <= 0) return 0;
-	snprintf(path, sizeof path, "/proc/%d/stat", mon);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return 0;
-	char sb[1024];
-	n = read(fd, sb, sizeof sb - 1);
-	close(fd);
-	if (n <= 0) return 0;
-	sb[n] = 0;
-	char *q = strrchr(sb, ')'); /* fields after the command name: the state is field 3, the start time 22 */
-	if (!q || q[1] != ' ' || q[2] == 'Z' || q[2] == 'X') return 0; /* a zombie monitor (a slow reaper) is gone */
-	int field = 2, same = 0;
-	for (char *t = q + 1; *t && field < 22; t++) if (*t == ' ') { field++; if (field == 22) same = strtoull(t + 1, NULL, 10) == start; }
-	if (!same) return 0;
-	/* and init itself is alive */
-	snprintf(path, sizeof path, "/proc/%d/stat", *init);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) return 0;
-	n = read(fd, sb, sizeof sb - 1);
-	close(fd);
-	if (n <= 0) return 0;
-	sb[n] = 0;
-	q = strrchr(sb, ')');
-	return q && q[1] == ' ' && q[2] != 'Z' && q[2] != 'X';
+	/* the monitor is the one recorded (start time), and neither it nor init is a zombie (a slow reaper) */
+	char ms, is;
+	return proc_stat(mon, &ms, &s2) == 0 && s2 == start && ms != 'Z' && ms != 'X' && proc_stat(*init, &is, &s2) == 0 && is != 'Z' && is != 'X';
 }
-
 /* Loads BASE[/SUB]/NAME/attach.plan; true when it is for LXCPATH (NULL: the default lxcpath). */
 static int front_try(const char *base, const char *sub, const char *name, const char *lxcpath) {
 	char path[8400];

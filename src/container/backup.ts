@@ -12,7 +12,7 @@ import { run } from "../util/exec.ts";
 import { Revert } from "../util/revert.ts";
 import { checkName, configPath, containerDir, isDefined, type Context } from "./context.ts";
 import { rewriteConfig } from "./copy.ts";
-import { asContainerRoot, asSubidRoot, ensureLxcpath, idmapsOf, openToMappedRoot, settleIdmapped, userIdmaps } from "./create.ts";
+import { asContainerRoot, asSubidRoot, ensureLxcpath, idmapsOf, openToMappedRoot, settleIdmapped, userIdmaps, withoutIdmapOption } from "./create.ts";
 import { loadSpec, status } from "./state.ts";
 
 const TAR = ["--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls"];
@@ -109,7 +109,7 @@ export async function importContainer(ctx: Context, file: string, o: { name?: st
     tar(["-x", "-p", "-f", file, "-C", dir, "--exclude=rootfs", "--exclude=rootfs/*", "--exclude=snaps/*/rootfs", "--exclude=snaps/*/rootfs/*", "--exclude=lxt-export.json"], "unpack the config");
     let text = rewriteConfig(readFileSync(configPath(ctx, name), "utf8"), { oldDir: meta.dir, newDir: dir, oldName: meta.name, newName: name, rootfs, keepMac: true });
     // the user's own ids, whatever the exporter mapped (its files were unpacked for them)
-    if (user) text = `${text.replace(/^\s*lxc\.idmap\s*=.*\n?/gm, "").replace(/^(\s*lxc\.rootfs\.options\s*=.*?),?\bidmap=container\b/m, "$1").replace(/\n*$/, "\n")}${userIdmaps()}`;
+    if (user) text = `${withoutIdmapOption(text.replace(/^\s*lxc\.idmap\s*=.*\n?/gm, "")).replace(/\n*$/, "\n")}${userIdmaps()}`;
     writeFileSync(configPath(ctx, name), text);
     settleIdmapped(configPath(ctx, name), rootfs, dir);
     openToMappedRoot(dir, idmapsOf(readFileSync(configPath(ctx, name), "utf8")));

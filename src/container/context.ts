@@ -11,6 +11,8 @@ export type Mode = "lxt" | "lxc";
 export interface Context {
   mode: Mode;
   lxcpath: string;
+  /** the mode's default lxcpath (lxc.lxcpath of the system config) */
+  defaultLxcpath: string;
   /** parent of every container's run dir */
   runroot: string;
   defaultConfig: string;
@@ -63,7 +65,7 @@ export function makeContext(mode: Mode, lxcpathOpt?: string): Context {
   // two lxcpaths holding the same name never share a run dir.
   const runroot = lxcpath === defaultLxcpath && !process.env.LXT_RUNDIR ? base : `${base}/${hash8(lxcpath)}`;
   const defaultConfig = process.env.LXT_DEFAULT_CONFIG ?? systemConfigItem("lxc.default_config", mode)!;
-  return { mode, lxcpath, runroot, defaultConfig, self: selfArgv() };
+  return { mode, lxcpath, defaultLxcpath, runroot, defaultConfig, self: selfArgv() };
 }
 
 export const containerDir = (ctx: Context, name: string) => `${ctx.lxcpath}/${name}`;

@@ -35,9 +35,15 @@ export interface CopyOptions {
   fssize?: number;
 }
 
+/** A tree copied with owners, modes, hard links, ACLs and xattrs; an ordinary user's (its
+ * containers' subordinate ids) from its user namespace. */
+function rsync(args: string[], what: string): void {
+  const argv = ["rsync", "-aHAX", "--numeric-ids", ...args];
+  if ((process.getuid?.() ?? 0) !== 0) asSubidRoot(argv, what);
+  else sh(argv, what);
+}
+
 function sh(argv: string[], what: string): void {
-  // an ordinary user's container files belong to its subordinate ids: copy them from its user namespace
-  if (argv[0] === "rsync" && (process.getuid?.() ?? 0) !== 0) return asSubidRoot(argv, what);
   const r = run(argv, { allowFail: true });
   if (r.status !== 0) throw new LxtError(`${what}: \`${argv.join(" ")}\` failed: ${r.stderr.trim() || `exit ${r.status}`}`);
 }
@@ -121,7 +127,7 @@ function copyFiles(srcSpec: string, srcDir: string, dstSpec: string, dstDir: str
   try {
     const um2 = mountOnHost(dstSpec, dstView);
     try {
-      sh(["rsync", "-aHAX", "--numeric-ids", `${srcView}/`, `${dstView}/`], "copy the rootfs");
+      rsync([`${srcView}/`, `${dstView}/`], "copy the rootfs");
     } finally {
       um2();
     }
@@ -150,7 +156,7 @@ export async function copy(ctx: Context, name: string, o: CopyOptions): Promise<
     r.add(() => rmSync(newDir, { recursive: true, force: true }));
     let rootfs: string;
     let dependent = false;
-    if ((o.snapshot || o.ephemeral) && spec.rootfs.options.includes("idmap=container") && !["btrfs", "lvm"].includes(spec.rootfs.type))
+    if ((o.snapshot || o.ephemeral) && spec.rootfs.options.includes("idmap=container") && spec.rootfs.type !== "btrfs")
       // an overlay clone is mounted inside the container, where no idmapped mount can be made
       throw new LxtError(
         `${name}'s rootfs is idmapped (lxc.rootfs.options = idmap=container): an overlay snapshot clone of it cannot be`,
@@ -302,7 +308,7 @@ export async function snapshotRestore(ctx: Context, name: string, snap: string, 
     const um2 = mountOnHost(snapRootfs, snapView);
     try {
       // --ignore-times: a file changed within the same second and size must come back too
-      sh(["rsync", "-aHAX", "--numeric-ids", "--delete", "--ignore-times", `${snapView}/`, `${view}/`], "restore the files");
+      rsync(["--delete", "--ignore-times", `${snapView}/`, `${view}/`], "restore the files");
     } finally {
       um2();
     }

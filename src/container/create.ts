@@ -4,7 +4,7 @@ import { loadConfig } from "../config/load.ts";
 import { findTemplate } from "../templates/index.ts";
 import { LxtError } from "../util/errors.ts";
 import { Revert } from "../util/revert.ts";
-import { checkIdmapsGranted, checkSeccompProfile, subordinateRanges } from "../security/preflight.ts";
+import { checkIdmapsGranted, checkSeccompProfile, parseIdmap, subordinateRanges, type IdRange } from "../security/preflight.ts";
 import { createStore, destroyStore, hostView, mountOnHost, overlayParts, STORE_TYPES, type StoreOptions, type StoreType } from "../storage/index.ts";
 import { shimPath } from "../runtime/statefile.ts";
 import { encodePlan } from "../runtime/encode.ts";
@@ -35,7 +35,7 @@ function baseConfigText(ctx: Context, opts: CreateOptions): { text: string; from
   // Validate it where it stands, so errors name its own file:line; its id maps and
   // seccomp policy are checked before anything is made.
   const cfg = loadConfig(from);
-  checkIdmapsGranted(idmapsOf(cfg.getAll("lxc.idmap").map((v) => `lxc.idmap = ${v}`).join("\n")), from);
+  checkIdmapsGranted(cfg.getAll("lxc.idmap").map(parseIdmap), from);
   checkSeccompProfile(cfg.get("lxc.seccomp.profile") || undefined);
   const text = readFileSync(from, "utf8")
     .split("\n")
@@ -70,8 +70,8 @@ export function userIdmaps(): string {
 }
 
 /** The container's idmaps from its config text. */
-export function idmapsOf(text: string): Array<{ kind: "u" | "g"; ns: number; host: number; range: number }> {
-  return [...text.matchAll(/^\s*lxc\.idmap\s*=\s*([ug])\s+(\d+)\s+(\d+)\s+(\d+)\s*$/gm)].map((m) => ({ kind: m[1] as "u" | "g", ns: Number(m[2]), host: Number(m[3]), range: Number(m[4]) }));
+export function idmapsOf(text: string): IdRange[] {
+  return [...text.matchAll(/^\s*lxc\.idmap\s*=\s*([ug]\s+\d+\s+\d+\s+\d+)\s*$/gm)].map((m) => parseIdmap(m[1]!));
 }
 
 /**
@@ -91,7 +91,7 @@ function idmappable(bdev: string, options: string | undefined, path: string): bo
  * the user's), and an overlay clone's upper and work dirs go to the
  * container's root (they are made by the user).
  */
-export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>, rootfsSpec?: string): void {
+export function openToMappedRoot(dir: string, maps: IdRange[], rootfsSpec?: string): void {
   const rootGid = maps.find((m) => m.kind === "g" && m.ns === 0)?.host;
   if (rootGid === undefined) return;
   if (!unprivileged()) {
@@ -114,7 +114,7 @@ export function openToMappedRoot(dir: string, maps: Array<{ kind: "u" | "g"; ns:
  * container root's ranges in MAPS) follow from 1 — how it reads, copies,
  * chowns and removes its containers' files.
  */
-export function asSubidRoot(argv: string[], what: string, maps?: IdMap[]): void {
+export function asSubidRoot(argv: string[], what: string, maps?: IdRange[]): void {
   const r = rootRanges(what, maps);
   userNsExec(["0 " + r.uid + " 1", `1 ${r.u[0]} ${r.u[1]}`], ["0 " + r.gid + " 1", `1 ${r.g[0]} ${r.g[1]}`], argv, what);
 }
@@ -125,15 +125,13 @@ export function asSubidRoot(argv: string[], what: string, maps?: IdMap[]): void 
  * its own directories stay writable there). Files made with owner k belong
  * to the container's id k: how an image's layers are unpacked for it.
  */
-export function asContainerRoot(argv: string[], what: string, maps?: IdMap[]): void {
+export function asContainerRoot(argv: string[], what: string, maps?: IdRange[]): void {
   const r = rootRanges(what, maps);
   userNsExec([`0 ${r.u[0]} ${r.u[1]}`, `${r.u[1]} ${r.uid} 1`], [`0 ${r.g[0]} ${r.g[1]}`, `${r.g[1]} ${r.gid} 1`], argv, what);
 }
 
-type IdMap = { kind: "u" | "g"; ns: number; host: number; range: number };
-
 /** The container root's uid and gid ranges: from MAPS when given, else the user's first subordinate ranges. */
-function rootRanges(what: string, maps?: IdMap[]): { uid: number; gid: number; u: [number, number]; g: [number, number] } {
+function rootRanges(what: string, maps?: IdRange[]): { uid: number; gid: number; u: [number, number]; g: [number, number] } {
   const uid = process.getuid!();
   const gid = process.getgid!();
   const user = process.env.USER ?? process.env.LOGNAME ?? String(uid);
@@ -169,14 +167,19 @@ export function settleIdmapped(cfgPath: string, rootfsSpec: string, dir: string)
   } finally {
     unmount();
   }
-  writeFileSync(cfgPath, text.replace(/^(\s*lxc\.rootfs\.options\s*=\s*)(.*)$/m, (_, k: string, v: string) => {
+  writeFileSync(cfgPath, withoutIdmapOption(text));
+}
+
+/** Config text without `idmap=container` in lxc.rootfs.options (the line goes when nothing else is left). */
+export function withoutIdmapOption(text: string): string {
+  return text.replace(/^(\s*lxc\.rootfs\.options\s*=\s*)(.*)$/m, (_, k: string, v: string) => {
     const rest = v.split(",").map((x) => x.trim()).filter((x) => x && x !== "idmap=container");
     return rest.length ? `${k}${rest.join(",")}` : "";
-  }));
+  });
 }
 
 /** Moves every file's owner and group through the id maps (ids with no map are left alone). */
-export function shiftIds(root: string, maps: Array<{ kind: "u" | "g"; ns: number; host: number; range: number }>): void {
+export function shiftIds(root: string, maps: IdRange[]): void {
   const map = (kind: "u" | "g", id: number) => {
     const m = maps.find((x) => x.kind === kind && id >= x.ns && id < x.ns + x.range);
     return m ? m.host + (id - m.ns) : id;
@@ -256,7 +259,7 @@ export async function create(ctx: Context, name: string, opts: CreateOptions): P
     // The result must load: a template that wrote a bad key fails the create.
     const loaded = loadConfig(cfg);
     // lxc.idmap: the rootfs belongs to the ids root inside maps to (the template wrote host ids)
-    const maps = loaded.getAll("lxc.idmap").map((v) => v.trim().split(/\s+/)).map(([k, ns, host, n]) => ({ kind: k as "u" | "g", ns: Number(ns), host: Number(host), range: Number(n) }));
+    const maps = loaded.getAll("lxc.idmap").map(parseIdmap);
     if (template && rootfsSpec && maps.length && unprivileged()) {
       // not root: the files the template wrote are ours; in a user namespace where we
       // are 0 and the subordinate ids follow from 1, they become the container root's

@@ -41,8 +41,9 @@ export async function destroy(ctx: Context, name: string, o: { force?: boolean; 
   const spec = loadSpec(ctx, name);
   runHostHooks(spec, "destroy");
   dropDependency(dir);
-  if ((process.getuid?.() ?? 0) === 0 && spec.rootfs.managed) destroyStore(spec.rootfs.spec);
-  if ((process.getuid?.() ?? 0) !== 0) {
+  if ((process.getuid?.() ?? 0) === 0) {
+    if (spec.rootfs.managed) destroyStore(spec.rootfs.spec);
+  } else {
     // an ordinary user's store (a dir, or an overlay clone's upper, inside the container dir) and
     // snapshots belong to the container's ids: removed from a user namespace made of the user's
     // subordinate ids (not the config's maps, which may have been edited into something newuidmap refuses)

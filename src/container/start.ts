@@ -4,7 +4,7 @@
 // the resolved plan to the shim, which daemonizes as the monitor. Every step
 // registers its undo: a failed start leaves nothing behind.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { checkIdmapsGranted } from "../security/preflight.ts";
+import { checkIdmapsGranted, idRanges } from "../security/preflight.ts";
 import { cgroupDriver, detectLayout, type CgroupRecord } from "../cgroup/index.ts";
 import { compileDeviceProgram, devicePolicy } from "../cgroup/devices.ts";
 import { bridgeState, DEFAULT_BRIDGE, startBridge } from "../net/bridge.ts";
@@ -13,7 +13,6 @@ import { overlayParts, rootfsMount, rootfsMountpoint } from "../storage/index.ts
 import { capsToDrop, personalityOf, type CgroupMount } from "../runtime/plan.ts";
 import { startContainer as shimStart } from "../runtime/shim.ts";
 import { fastAttachPlan } from "../runtime/attach.ts";
-import { systemConfigItem } from "../config/system.ts";
 import { attachRecord } from "./attach.ts";
 import type { ContainerSpec, MountEntry, Namespace } from "../spec/types.ts";
 import { errorMessage, LxtError, NotSupportedError, StateError } from "../util/errors.ts";
@@ -150,7 +149,7 @@ function hostCleanupNeeded(spec: ContainerSpec): boolean {
   );
 }
 
-/** What the monitor removes itself: the container's cgroup directories, thawed first. */
+/** The container's cgroup directories (what the monitor removes itself) and how to thaw it. */
 function monitorCleanup(rec: CgroupRecord): { thaw?: [string, string]; cgroupDirs: string[] } {
   if (rec.version === 2) return { thaw: [`${rec.paths.unified}/cgroup.freeze`, "0"], cgroupDirs: [rec.paths.unified!] };
   return { thaw: rec.paths.freezer ? [`${rec.paths.freezer}/freezer.state`, "THAWED"] : undefined, cgroupDirs: [...new Set(Object.values(rec.paths))] };
@@ -238,8 +237,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const mine = o.image ? [] : [o.upper, o.work].filter((d) => statSync(d).uid === process.getuid!());
     if (mine.length) {
       const { asSubidRoot } = await import("./create.ts");
-      const maps = spec.idmaps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range }));
-      asSubidRoot(["chown", "1:1", ...mine], "give the overlay's upper and work dirs to the container's root", maps);
+      asSubidRoot(["chown", "1:1", ...mine], "give the overlay's upper and work dirs to the container's root", idRanges(spec.idmaps));
     }
   }
   if (spec.namespaces.clone.includes("user") && !(spec.idmaps.some((m) => m.kind === "u") && spec.idmaps.some((m) => m.kind === "g")))
@@ -257,7 +255,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
           : undefined;
     if (why) throw new LxtError(`start \`${name}\`: lxc.rootfs.options = idmap=container cannot be applied: ${why}`, `remove idmap=container from lxc.rootfs.options in ${spec.configPath} (the rootfs must then be owned by the mapped ids)`);
   }
-  checkIdmapsGranted(spec.idmaps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range })), spec.configPath);
+  checkIdmapsGranted(idRanges(spec.idmaps), spec.configPath);
   checkMappedRootReach(spec);
   const lsm = lsmSetup(spec);
   for (const w of lsm.warnings) {
@@ -314,8 +312,7 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
     const attachRec = attachRecord(spec, capsToDrop(spec.caps), joinFiles, personalityOf(spec), seccompFile);
     writeFileSync(`${rundir}/attach.json`, JSON.stringify(attachRec));
     // the same for lxt's native front (a plain attach without Bun)
-    const isDefault = ctx.mode === "lxt" && ctx.lxcpath === systemConfigItem("lxc.lxcpath", "lxt");
-    writeFileSync(`${rundir}/attach.plan`, fastAttachPlan(ctx.lxcpath, isDefault, attachRec), { mode: 0o600 });
+    writeFileSync(`${rundir}/attach.plan`, fastAttachPlan(ctx.lxcpath, ctx.mode === "lxt" && ctx.lxcpath === ctx.defaultLxcpath, attachRec), { mode: 0o600 });
     if (req.rcfile) writeFileSync(`${rundir}/rcfile`, req.rcfile);
 
     runHostHooks(spec, "pre-start");
@@ -334,11 +331,12 @@ export async function start(ctx: Context, name: string, req: StartRequest): Prom
         for (const w of teardownNetwork(rundir)) log("WARN", "network", w);
       });
     }
+    const mc = cg ? monitorCleanup(cg.record()) : undefined;
     const res = await shimStart({
       spec: planSpec,
       sharePaths: sharePaths(ctx, spec),
-      fastCleanup: hostCleanupNeeded(spec) ? undefined : cg ? monitorCleanup(cg.record()) : { cgroupDirs: [] },
-      thaw: cg ? monitorCleanup(cg.record()).thaw : undefined,
+      fastCleanup: hostCleanupNeeded(spec) ? undefined : { cgroupDirs: mc?.cgroupDirs ?? [] },
+      thaw: mc?.thaw,
       deviceProgram,
       cgroupMounts: spec.mount.auto.cgroup || spec.mount.auto.cgroup2 ? cgroupMounts() : undefined,
       idmapHelpers: idmapHelpers(spec),

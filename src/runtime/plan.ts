@@ -54,8 +54,8 @@ export interface PlanInput {
    * removes them itself (thaw file and value first) instead of running
    * `lxt __cleanup`, except after a reboot.
    */
-  fastCleanup?: { thaw?: [string, string]; cgroupDirs: string[] };
-  /** the freezer file and its thawed value: the monitor thaws before it signals init (frozen tasks take no signals) */
+  fastCleanup?: { cgroupDirs: string[] };
+  /** the freezer file and its thawed value: the monitor thaws before a stop, a SIGKILL or its own cleanup (frozen tasks take no signals) */
   thaw?: [string, string];
   /** the monitor stops after clone until the host has done its part (NICs) */
   syncClone?: boolean;
@@ -120,7 +120,7 @@ export function buildStartPlan(o: PlanInput, caller: Record<string, string | und
   if (o.syncClone || o.syncExec) ops.push(["sync", `${o.rundir}/sync`, o.syncClone ? "1" : "0"]);
   if (o.cleanupArgv.length) ops.push(["cleanup", ...o.cleanupArgv]);
   if (o.thaw) ops.push(["thaw", ...o.thaw]);
-  if (o.fastCleanup) ops.push(["fastcleanup", o.fastCleanup.thaw?.[0] ?? "", o.fastCleanup.thaw?.[1] ?? "", ...o.fastCleanup.cgroupDirs]);
+  if (o.fastCleanup) ops.push(["fastcleanup", ...o.fastCleanup.cgroupDirs]);
   if (o.deviceProgram) ops.push(["devbpf", ...o.deviceProgram]);
   if (o.keepNetns) ops.push(["keepnetns"]);
   // init joins its cgroup itself (join). Early in a user namespace (its credentials are still

@@ -14,6 +14,17 @@ export interface IdRange {
   range: number;
 }
 
+/** One lxc.idmap value ("u 0 100000 65536"). */
+export function parseIdmap(value: string): IdRange {
+  const [k, ns, host, n] = value.trim().split(/\s+/);
+  return { kind: k as "u" | "g", ns: Number(ns), host: Number(host), range: Number(n) };
+}
+
+/** A ContainerSpec's id maps in the same shape. */
+export function idRanges(maps: Array<{ kind: "u" | "g"; nsid: number; hostid: number; range: number }>): IdRange[] {
+  return maps.map((m) => ({ kind: m.kind, ns: m.nsid, host: m.hostid, range: m.range }));
+}
+
 /** USER's (or ID's) subordinate ranges in /etc/subuid or /etc/subgid, as [first, count]. */
 export function subordinateRanges(file: string, user: string, id: number): Array<[number, number]> {
   try {
