@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { encodePlan, type Op } from "../runtime/encode.ts";
 import { shimPath } from "../runtime/statefile.ts";
-import type { ContainerSpec, IpAddress, NicSpec } from "../spec/types.ts";
+import type { ContainerSpec, NicSpec } from "../spec/types.ts";
 import { errorMessage, LxtError } from "../util/errors.ts";
 import { run } from "../util/exec.ts";
 import { log } from "../util/log.ts";
@@ -35,10 +35,6 @@ function rand(n: number): string {
 /** MAC with every x replaced by a random hex digit (create does it; one written by hand may still have them). */
 export function expandMac(v: string): string {
   return v.replace(/x/gi, () => rand(1));
-}
-
-function addr(a: IpAddress): string {
-  return `${a.address}/${a.prefix}${a.broadcast ? ` broadcast ${a.broadcast}` : ""}`;
 }
 
 export interface NicPlan {
@@ -100,31 +96,52 @@ export function hostBatch(plans: NicPlan[], pid: number): string[] {
   return lines;
 }
 
-/** Inside `ip -batch` lines: name, MAC, MTU, addresses, up, routes. `gateways` resolves ipv4.gateway = auto. */
-export function insideBatch(plans: NicPlan[], autoGw: (nic: NicSpec, v6: boolean) => string | undefined): string[] {
-  const lines: string[] = [];
+/**
+ * The steps inside the container's network namespace, in order: name, MAC,
+ * MTU (phys: the others get theirs at creation), addresses, up, then the
+ * routes once every link is up and addressed. `autoGw` resolves
+ * ipv4.gateway = auto. Run by the shim's netlink executor, or as `ip -batch`
+ * lines (insideBatch).
+ */
+export function insideSteps(plans: NicPlan[], autoGw: (nic: NicSpec, v6: boolean) => string | undefined): Op[] {
+  const ops: Op[] = [];
   for (const { nic, name, tmp } of plans) {
-    if (tmp !== name) lines.push(`link set dev ${tmp} name ${name}`);
-    if (nic.hwaddr) lines.push(`link set dev ${name} address ${expandMac(nic.hwaddr)}`);
-    if (nic.mtu && nic.type === "phys") lines.push(`link set dev ${name} mtu ${nic.mtu}`);
-    for (const a of nic.ipv4) lines.push(`address add ${addr(a)} dev ${name}`);
-    for (const a of nic.ipv6) lines.push(`address add ${addr(a)} dev ${name} nodad`);
-    if (nic.flagsUp) lines.push(`link set dev ${name} up`);
+    if (tmp !== name) ops.push(["rename", tmp, name]);
+    if (nic.hwaddr) ops.push(["hwaddr", name, expandMac(nic.hwaddr)]);
+    if (nic.mtu && nic.type === "phys") ops.push(["mtu", name, String(nic.mtu)]);
+    for (const a of nic.ipv4) ops.push(["addr", name, `${a.address}/${a.prefix}`, ...(a.broadcast ? [a.broadcast] : [])]);
+    for (const a of nic.ipv6) ops.push(["addr", name, `${a.address}/${a.prefix}`]);
+    if (nic.flagsUp) ops.push(["up", name]);
   }
-  // routes last: every link is up and addressed by then
   for (const { nic, name } of plans) {
     if (!nic.flagsUp) continue;
     for (const [gw, v6] of [[nic.ipv4Gateway, false], [nic.ipv6Gateway, true]] as const) {
       if (!gw) continue;
-      // ip -batch takes no -6 per line: the family comes from the addresses
-      if (gw === "dev") lines.push(`route add ${v6 ? "::/0" : "default"} dev ${name}`);
+      if (gw === "dev") ops.push(["route", name, "-", v6 ? "6" : "4"]);
       else {
         const via = gw === "auto" ? autoGw(nic, v6) : gw;
-        if (via) lines.push(`route add ${v6 ? "::/0" : "default"} via ${via} dev ${name}`);
+        if (via) ops.push(["route", name, via]);
       }
     }
   }
-  return lines;
+  return ops;
+}
+
+/** insideSteps as `ip -batch` lines (ip -batch takes no -6 per line: the family comes from the addresses). */
+export function insideBatch(plans: NicPlan[], autoGw: (nic: NicSpec, v6: boolean) => string | undefined): string[] {
+  return insideSteps(plans, autoGw).map(([op, dev, x, y]) => {
+    switch (op) {
+      case "rename": return `link set dev ${dev} name ${x}`;
+      case "hwaddr": return `link set dev ${dev} address ${x}`;
+      case "mtu": return `link set dev ${dev} mtu ${x}`;
+      case "addr": return x!.includes(":") ? `address add ${x} dev ${dev} nodad` : `address add ${x}${y ? ` broadcast ${y}` : ""} dev ${dev}`;
+      case "up": return `link set dev ${dev} up`;
+      default: { // route DEV VIA|- [4|6]
+        const dst = (x === "-" ? y === "6" : x!.includes(":")) ? "::/0" : "default";
+        return x === "-" ? `route add ${dst} dev ${dev}` : `route add ${dst} via ${x} dev ${dev}`;
+      }
+    }
+  });
 }
 
 /** veth.mode = router and veth.ipv4.route/ipv6.route: host routes to the container through its host-side device. */
@@ -156,26 +173,7 @@ export function netlinkSteps(plans: NicPlan[], pid: number, autoGw: (nic: NicSpe
     if (nic.link && nic.veth?.mode !== "router") host.push(["master", dev!, nic.link]);
     host.push(["up", dev!]);
   }
-  const inside: Op[] = [["netns", String(pid)]];
-  for (const { nic, name, tmp } of plans) {
-    if (tmp !== name) inside.push(["rename", tmp, name]);
-    if (nic.hwaddr) inside.push(["hwaddr", name, expandMac(nic.hwaddr)]);
-    for (const a of nic.ipv4) inside.push(["addr", name, `${a.address}/${a.prefix}`, ...(a.broadcast ? [a.broadcast] : [])]);
-    for (const a of nic.ipv6) inside.push(["addr", name, `${a.address}/${a.prefix}`]);
-    if (nic.flagsUp) inside.push(["up", name]);
-  }
-  for (const { nic, name } of plans) {
-    if (!nic.flagsUp) continue;
-    for (const [gw, v6] of [[nic.ipv4Gateway, false], [nic.ipv6Gateway, true]] as const) {
-      if (!gw) continue;
-      if (gw === "dev") inside.push(["route", name, "-", v6 ? "6" : "4"]);
-      else {
-        const via = gw === "auto" ? autoGw(nic, v6) : gw;
-        if (via) inside.push(["route", name, via]);
-      }
-    }
-  }
-  return { host, inside };
+  return { host, inside: [["netns", String(pid)], ...insideSteps(plans, autoGw)] };
 }
 
 function netlink(ops: Op[]): void {
